@@ -1,0 +1,151 @@
+//! The block: its JSON form and the 96 header bytes that its hash commits to.
+//!
+//! # Format
+//!
+//! JSON (the wire and the data file use this exact form, keys in this order):
+//!
+//! ```text
+//! {"version":1,"height":5,"timestamp":1700000000123,
+//!  "previous_hash":"<64 hex>","merkle_root":"<64 hex>",
+//!  "difficulty":20,"nonce":1194660,"hash":"<64 hex>","data":["text", ...]}
+//! ```
+//!
+//! Header bytes, the preimage of `hash` (96 bytes, integers little-endian):
+//!
+//! ```text
+//! version u32 | height u64 | timestamp u64 | previous_hash 32 | merkle_root 32 | difficulty u32 | nonce u64
+//!   0..4         4..12        12..20          20..52             52..84           84..88           88..96
+//! ```
+//!
+//! The nonce is last on purpose: SHA-256 eats 64-byte chunks, so a miner hashes the constant
+//! first 64 bytes once and, per nonce, only the final chunk. The data items are not in the
+//! header; the merkle root stands for them.
+//!
+//! See `tutorial/01-blocks-and-hashes.md`.
+
+use crate::hash::{sha256, Hash};
+use crate::merkle::merkle_root;
+use serde::{Deserialize, Serialize};
+
+/// Length of the serialized header, the hash preimage.
+pub const HEADER_LEN: usize = 96;
+
+/// A block as it travels on the wire and sits in the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Block format version; 1 is the only valid value.
+    pub version: u32,
+    /// Distance from genesis (genesis is 0).
+    pub height: u64,
+    /// Milliseconds since the Unix epoch, as the miner's clock said.
+    pub timestamp: u64,
+    /// Hash of the parent block; all zeros for genesis.
+    pub previous_hash: Hash,
+    /// Merkle root of `data`.
+    pub merkle_root: Hash,
+    /// Required leading zero bits of `hash`.
+    pub difficulty: u32,
+    /// The number the miner varied until the hash met the difficulty.
+    pub nonce: u64,
+    /// SHA-256 of the header bytes. Carried in the JSON for convenience; a receiver recomputes
+    /// it and never trusts the claimed value.
+    pub hash: Hash,
+    /// The block's payload: free text for now, transactions in later chapters.
+    pub data: Vec<String>,
+}
+
+impl Block {
+    /// The 96 header bytes that `hash` commits to.
+    pub fn header_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[0..4].copy_from_slice(&self.version.to_le_bytes());
+        out[4..12].copy_from_slice(&self.height.to_le_bytes());
+        out[12..20].copy_from_slice(&self.timestamp.to_le_bytes());
+        out[20..52].copy_from_slice(&self.previous_hash.0);
+        out[52..84].copy_from_slice(&self.merkle_root.0);
+        out[84..88].copy_from_slice(&self.difficulty.to_le_bytes());
+        out[88..96].copy_from_slice(&self.nonce.to_le_bytes());
+        out
+    }
+
+    /// SHA-256 of the header bytes: what `hash` must be.
+    pub fn compute_hash(&self) -> Hash {
+        sha256(&self.header_bytes())
+    }
+
+    /// A block with its merkle root and hash filled in from the other fields. The result meets
+    /// its difficulty only if `nonce` happens to be a solution; the miner finds one.
+    pub fn new(
+        height: u64,
+        timestamp: u64,
+        previous_hash: Hash,
+        difficulty: u32,
+        nonce: u64,
+        data: Vec<String>,
+    ) -> Block {
+        let mut block = Block {
+            version: 1,
+            height,
+            timestamp,
+            previous_hash,
+            merkle_root: merkle_root(&data),
+            difficulty,
+            nonce,
+            hash: Hash::ZERO,
+            data,
+        };
+        block.hash = block.compute_hash();
+        block
+    }
+
+    /// Total UTF-8 bytes of the data items (what the size rule limits).
+    pub fn data_bytes(&self) -> usize {
+        self.data.iter().map(String::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each field lands at its documented offset, little-endian.
+    #[test]
+    fn header_layout() {
+        let mut b = Block::new(0x0102, 0x0a0b, Hash([7; 32]), 0x11, 0x2233, vec![]);
+        b.merkle_root = Hash([9; 32]);
+        let h = b.header_bytes();
+        assert_eq!(&h[0..4], &[1, 0, 0, 0]);
+        assert_eq!(&h[4..12], &[0x02, 0x01, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&h[12..20], &[0x0b, 0x0a, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&h[20..52], &[7; 32]);
+        assert_eq!(&h[52..84], &[9; 32]);
+        assert_eq!(&h[84..88], &[0x11, 0, 0, 0]);
+        assert_eq!(&h[88..96], &[0x33, 0x22, 0, 0, 0, 0, 0, 0]);
+    }
+
+    /// The JSON form has exactly the contract's keys, in order, on one line.
+    #[test]
+    fn json_form() {
+        let b = Block::new(5, 1_700_000_000_123, Hash::ZERO, 20, 1, vec!["x".into()]);
+        let json = serde_json::to_string(&b).unwrap();
+        let keys = [
+            "version",
+            "height",
+            "timestamp",
+            "previous_hash",
+            "merkle_root",
+            "difficulty",
+            "nonce",
+            "hash",
+            "data",
+        ];
+        let mut at = 0;
+        for key in keys {
+            let found = json[at..].find(&format!("\"{key}\":")).expect(key);
+            at += found;
+        }
+        assert!(json.starts_with("{\"version\":1,\"height\":5,\"timestamp\":1700000000123,"));
+        assert!(!json.contains('\n'));
+        assert_eq!(serde_json::from_str::<Block>(&json).unwrap(), b);
+    }
+}

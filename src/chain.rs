@@ -1,0 +1,281 @@
+//! The chain a node holds: its active blocks, their total work, and fork choice.
+//!
+//! A node keeps one active chain, genesis to tip, in a `Vec` indexed by height, plus an index
+//! from hash to height. It does not keep side branches: a peer that knows a better branch sends
+//! it (see [`Blockchain::evaluate_branch`]), and we switch only when that branch carries
+//! strictly more work. Bitcoin Core keeps every valid header it has seen in a tree and can
+//! switch back and forth without asking again; that costs memory and code we do not need yet.
+//!
+//! The node shares this value as `Arc<Mutex<Blockchain>>`. Every method here is quick (no I/O,
+//! no mining), so holding the lock while calling one is fine; copy out what you need and
+//! release it before touching a socket.
+//!
+//! See `tutorial/05-chain-rules.md` and `tutorial/06-forks-and-locators.md`.
+
+use crate::block::Block;
+use crate::consensus::{check_block, expected_difficulty, median_time_past, ChainError, ChainView};
+use crate::hash::Hash;
+use crate::params::{Network, Params};
+use crate::pow::work;
+use std::collections::HashMap;
+
+/// How many most recent blocks a locator lists one by one before it starts skipping.
+pub const LOCATOR_DENSE: usize = 10;
+
+/// What [`Blockchain::evaluate_branch`] did with a branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The branch started at our tip; its blocks were appended.
+    Extended {
+        added: usize,
+        tip: Hash,
+        height: u64,
+    },
+    /// The branch had more work than our blocks after the fork point; we switched to it.
+    Reorganized {
+        old_tip: Hash,
+        new_tip: Hash,
+        /// How many of our blocks were taken off the active chain.
+        depth: u64,
+        added: usize,
+    },
+    /// Every block of the branch is already on our active chain.
+    Known,
+    /// The branch is valid but does not have strictly more work than ours: we keep ours.
+    NotMoreWork { branch_work: u128, our_work: u128 },
+}
+
+/// The active chain of one network, from genesis to tip.
+#[derive(Debug, Clone)]
+pub struct Blockchain {
+    params: &'static Params,
+    /// Active chain; `blocks[h].height == h`.
+    blocks: Vec<Block>,
+    /// `cumulative_work[h]` is the work of blocks 0..=h.
+    cumulative_work: Vec<u128>,
+    /// Hash → height, for the active chain only.
+    by_hash: HashMap<Hash, u64>,
+}
+
+impl Blockchain {
+    /// A chain holding only `network`'s genesis block.
+    pub fn new(network: Network) -> Self {
+        let genesis = network.genesis();
+        let mut chain = Blockchain {
+            params: network.params(),
+            blocks: Vec::new(),
+            cumulative_work: Vec::new(),
+            by_hash: HashMap::new(),
+        };
+        chain.push(genesis);
+        chain
+    }
+
+    /// The consensus parameters of this chain's network.
+    pub fn params(&self) -> &'static Params {
+        self.params
+    }
+
+    /// Which network this chain belongs to.
+    pub fn network(&self) -> Network {
+        self.params.network
+    }
+
+    /// The genesis block.
+    pub fn genesis(&self) -> &Block {
+        &self.blocks[0]
+    }
+
+    /// The highest block of the active chain.
+    pub fn tip(&self) -> &Block {
+        self.blocks.last().expect("a chain always holds genesis")
+    }
+
+    /// The tip's height (0 when only genesis is there).
+    pub fn height(&self) -> u64 {
+        self.tip().height
+    }
+
+    /// The active block at `height`, if the chain is that long.
+    pub fn block(&self, height: u64) -> Option<&Block> {
+        self.blocks.get(usize::try_from(height).ok()?)
+    }
+
+    /// The whole active chain, genesis first.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The total work of the active chain (sum of 2^difficulty, saturating).
+    pub fn total_work(&self) -> u128 {
+        *self
+            .cumulative_work
+            .last()
+            .expect("a chain always holds genesis")
+    }
+
+    /// Is a block with this hash on the active chain?
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    /// The height of the active block with this hash.
+    pub fn height_of(&self, hash: &Hash) -> Option<u64> {
+        self.by_hash.get(hash).copied()
+    }
+
+    fn view(&self) -> ChainView<'_> {
+        ChainView::new(&self.blocks, &[])
+    }
+
+    /// The difficulty the next block must have.
+    pub fn next_difficulty(&self) -> u32 {
+        expected_difficulty(&self.view(), self.params)
+    }
+
+    /// A block to mine on top of the tip: expected difficulty, timestamp `max(now, median + 1)`,
+    /// nonce 0. Fails if `data` breaks the size rule (the chain would refuse the block anyway).
+    pub fn template(&self, data: Vec<String>, now: u64) -> Result<Block, ChainError> {
+        let tip = self.tip();
+        let timestamp = now.max(median_time_past(&self.view()) + 1);
+        let block = Block::new(
+            tip.height + 1,
+            timestamp,
+            tip.hash,
+            self.next_difficulty(),
+            0,
+            data,
+        );
+        let p = self.params;
+        if block.data.len() > p.max_data_items {
+            let (height, count, max) = (block.height, block.data.len(), p.max_data_items);
+            return Err(ChainError::TooManyItems { height, count, max });
+        }
+        if block.data_bytes() > p.max_data_bytes {
+            let (height, bytes, max) = (block.height, block.data_bytes(), p.max_data_bytes);
+            return Err(ChainError::TooManyBytes { height, bytes, max });
+        }
+        Ok(block)
+    }
+
+    /// Validates `block` as the next block on our tip (every rule, clock included) and appends
+    /// it. On error the chain is unchanged.
+    pub fn append(&mut self, block: Block) -> Result<(), ChainError> {
+        self.append_checked(block, Some(crate::consensus::now_ms()))
+    }
+
+    /// As [`append`](Self::append), with the clock rule checked against `now` or, with `None`,
+    /// skipped (for blocks loaded from our own disk, which are old by nature).
+    pub fn append_checked(&mut self, block: Block, now: Option<u64>) -> Result<(), ChainError> {
+        check_block(&block, &self.view(), self.params, now)?;
+        self.push(block);
+        Ok(())
+    }
+
+    /// Adds an already validated block to the active chain.
+    fn push(&mut self, block: Block) {
+        let before = self.cumulative_work.last().copied().unwrap_or(0);
+        self.cumulative_work
+            .push(before.saturating_add(work(block.difficulty)));
+        self.by_hash.insert(block.hash, block.height);
+        self.blocks.push(block);
+    }
+
+    /// Block hashes from the tip back to genesis: the newest [`LOCATOR_DENSE`] one by one, then
+    /// with gaps that double (2, 4, 8, ...), always ending at genesis. A peer finds the highest
+    /// one it shares with us in a few dozen hashes however long the chains are; this is
+    /// Bitcoin's block locator.
+    pub fn locator(&self) -> Vec<Hash> {
+        let mut hashes = Vec::new();
+        let mut height = self.height();
+        let mut step = 1;
+        loop {
+            hashes.push(self.blocks[height as usize].hash);
+            if height == 0 {
+                return hashes;
+            }
+            if hashes.len() >= LOCATOR_DENSE {
+                step *= 2;
+            }
+            height = height.saturating_sub(step);
+        }
+    }
+
+    /// The active blocks after the highest `locator` hash we have (after genesis when none
+    /// matches), at most `limit` of them, ascending.
+    pub fn blocks_after(&self, locator: &[Hash], limit: usize) -> &[Block] {
+        let fork = locator
+            .iter()
+            .filter_map(|h| self.height_of(h))
+            .max()
+            .unwrap_or(0);
+        let start = fork as usize + 1;
+        let end = start.saturating_add(limit).min(self.blocks.len());
+        &self.blocks[start.min(end)..end]
+    }
+
+    /// Considers a branch from a peer: blocks in ascending order whose first new block's parent
+    /// is on our active chain. Leading blocks we already have are skipped.
+    ///
+    /// The branch is validated whole against its own history before anything changes. If it
+    /// starts at our tip it is appended; if it forks lower down, we switch to it only when it has
+    /// strictly more work than our blocks after the fork (on a tie we keep what we saw first).
+    /// One invalid block rejects the whole branch and leaves the chain as it was.
+    pub fn evaluate_branch(&mut self, branch: &[Block]) -> Result<Outcome, ChainError> {
+        let new_from = branch
+            .iter()
+            .position(|b| self.by_hash.get(&b.hash) != Some(&b.height))
+            .unwrap_or(branch.len());
+        let fresh = &branch[new_from..];
+        let Some(first) = fresh.first() else {
+            return Ok(Outcome::Known);
+        };
+        let fork = self
+            .height_of(&first.previous_hash)
+            .ok_or(ChainError::UnknownParent {
+                height: first.height,
+                previous_hash: first.previous_hash,
+            })?;
+
+        let base = &self.blocks[..=fork as usize];
+        let now = crate::consensus::now_ms();
+        let mut branch_work = 0u128;
+        for (i, block) in fresh.iter().enumerate() {
+            check_block(
+                block,
+                &ChainView::new(base, &fresh[..i]),
+                self.params,
+                Some(now),
+            )?;
+            branch_work = branch_work.saturating_add(work(block.difficulty));
+        }
+
+        let old_tip = self.tip().hash;
+        let depth = self.height() - fork;
+        let our_work = self.total_work() - self.cumulative_work[fork as usize];
+        if depth > 0 && branch_work <= our_work {
+            return Ok(Outcome::NotMoreWork {
+                branch_work,
+                our_work,
+            });
+        }
+        for old in self.blocks.drain(fork as usize + 1..) {
+            self.by_hash.remove(&old.hash);
+        }
+        self.cumulative_work.truncate(fork as usize + 1);
+        for block in fresh {
+            self.push(block.clone());
+        }
+        let (tip, height, added) = (self.tip().hash, self.height(), fresh.len());
+        Ok(if depth == 0 {
+            Outcome::Extended { added, tip, height }
+        } else {
+            Outcome::Reorganized {
+                old_tip,
+                new_tip: tip,
+                depth,
+                added,
+            }
+        })
+    }
+}

@@ -1,0 +1,346 @@
+//! The consensus rules: what makes a block valid on top of its ancestors.
+//!
+//! One function, [`check_block`], holds every rule, and every path that takes in a block runs
+//! it: appending to the tip, evaluating a branch from a peer, and loading from disk. The seed
+//! this project grew from checked validity in one place and forgot to in another; a real node
+//! cannot afford two definitions of "valid".
+//!
+//! A block is checked against a [`ChainView`]: the ancestors it would sit on. For a branch
+//! that forks from our chain that is our blocks up to the fork point followed by the branch's
+//! own earlier blocks, so difficulty and median time are computed from the branch's history,
+//! not ours.
+//!
+//! See `tutorial/04-difficulty.md` and `tutorial/05-chain-rules.md`.
+
+use crate::block::Block;
+use crate::hash::Hash;
+use crate::params::Params;
+use crate::pow::meets_difficulty;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// How many recent blocks the median time past looks at (as Bitcoin).
+pub const MEDIAN_TIME_SPAN: usize = 11;
+
+/// Why a block or a branch was refused. Each consensus rule has its own variants, and every
+/// message names the block height, the rule and the values involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainError {
+    /// Rule 1: the version is not 1.
+    BadVersion { height: u64, version: u32 },
+    /// Rule 2: the height is not the parent's plus one.
+    BadHeight { height: u64, expected: u64 },
+    /// Rule 2: `previous_hash` is not the parent's hash.
+    BadPreviousHash {
+        height: u64,
+        previous_hash: Hash,
+        expected: Hash,
+    },
+    /// Rule 3: `hash` is not SHA-256 of the header bytes.
+    BadHash {
+        height: u64,
+        claimed: Hash,
+        computed: Hash,
+    },
+    /// Rule 3: the hash does not have `difficulty` leading zero bits.
+    InsufficientWork {
+        height: u64,
+        hash: Hash,
+        difficulty: u32,
+    },
+    /// Rule 4: `merkle_root` does not match the data.
+    BadMerkleRoot {
+        height: u64,
+        claimed: Hash,
+        computed: Hash,
+    },
+    /// Rule 4: more data items than a block may carry.
+    TooManyItems {
+        height: u64,
+        count: usize,
+        max: usize,
+    },
+    /// Rule 4: more data bytes than a block may carry.
+    TooManyBytes {
+        height: u64,
+        bytes: usize,
+        max: usize,
+    },
+    /// Rule 5: the difficulty is not what the retarget rule expects.
+    BadDifficulty {
+        height: u64,
+        difficulty: u32,
+        expected: u32,
+    },
+    /// Rule 6: the timestamp is not after the median time past of the parent.
+    TimestampNotAfterMedian {
+        height: u64,
+        timestamp: u64,
+        median: u64,
+    },
+    /// Rule 6: the timestamp is too far ahead of our clock.
+    TimestampTooFarAhead {
+        height: u64,
+        timestamp: u64,
+        max: u64,
+    },
+    /// A branch whose first new block's parent is not on our chain.
+    UnknownParent { height: u64, previous_hash: Hash },
+    /// A chain whose first block is not this network's genesis.
+    WrongGenesis { found: Hash, expected: Hash },
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ChainError::*;
+        match self {
+            BadVersion { height, version } => {
+                write!(f, "block {height}: version {version} is not 1 (rule 1)")
+            }
+            BadHeight { height, expected } => {
+                write!(f, "block {height}: height should be {expected}, parent height + 1 (rule 2)")
+            }
+            BadPreviousHash { height, previous_hash, expected } => write!(
+                f,
+                "block {height}: previous_hash {previous_hash} is not the parent's hash {expected} (rule 2)"
+            ),
+            BadHash { height, claimed, computed } => write!(
+                f,
+                "block {height}: hash {claimed} is not SHA-256 of its header, {computed} (rule 3)"
+            ),
+            InsufficientWork { height, hash, difficulty } => write!(
+                f,
+                "block {height}: hash {hash} does not have {difficulty} leading zero bits (rule 3)"
+            ),
+            BadMerkleRoot { height, claimed, computed } => write!(
+                f,
+                "block {height}: merkle_root {claimed} does not match its data, {computed} (rule 4)"
+            ),
+            TooManyItems { height, count, max } => {
+                write!(f, "block {height}: {count} data items, more than {max} (rule 4)")
+            }
+            TooManyBytes { height, bytes, max } => {
+                write!(f, "block {height}: {bytes} data bytes, more than {max} (rule 4)")
+            }
+            BadDifficulty { height, difficulty, expected } => write!(
+                f,
+                "block {height}: difficulty {difficulty} is not the expected {expected} (rule 5)"
+            ),
+            TimestampNotAfterMedian { height, timestamp, median } => write!(
+                f,
+                "block {height}: timestamp {timestamp} is not after median time past {median} (rule 6)"
+            ),
+            TimestampTooFarAhead { height, timestamp, max } => write!(
+                f,
+                "block {height}: timestamp {timestamp} is after local clock + drift, {max} (rule 6)"
+            ),
+            UnknownParent { height, previous_hash } => write!(
+                f,
+                "block {height}: parent {previous_hash} is not on our chain"
+            ),
+            WrongGenesis { found, expected } => {
+                write!(f, "genesis {found} is not this network's genesis {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+/// The ancestors a block is checked against: `base` (our blocks from genesis up to a fork
+/// point, where index == height) followed by `branch` (blocks on top of it, heights in order).
+/// The last block of the view is the parent of the block being checked.
+#[derive(Clone, Copy)]
+pub struct ChainView<'a> {
+    base: &'a [Block],
+    branch: &'a [Block],
+}
+
+impl<'a> ChainView<'a> {
+    /// A view of `base` (genesis first, never empty) followed by `branch`.
+    pub fn new(base: &'a [Block], branch: &'a [Block]) -> Self {
+        assert!(!base.is_empty(), "a chain view starts at genesis");
+        ChainView { base, branch }
+    }
+
+    /// The block at `height` in this view.
+    pub fn get(&self, height: u64) -> Option<&'a Block> {
+        let h = usize::try_from(height).ok()?;
+        match h.checked_sub(self.base.len()) {
+            None => self.base.get(h),
+            Some(i) => self.branch.get(i),
+        }
+    }
+
+    /// The highest block of the view: the parent of the next block.
+    pub fn tip(&self) -> &'a Block {
+        self.branch
+            .last()
+            .unwrap_or_else(|| self.base.last().expect("non-empty"))
+    }
+
+    /// Timestamps of the last `n` blocks ending at the tip (fewer near genesis), oldest first.
+    fn recent_timestamps(&self, n: usize) -> Vec<u64> {
+        let tip = self.tip().height;
+        let from = tip.saturating_sub(n as u64 - 1);
+        (from..=tip)
+            .filter_map(|h| self.get(h))
+            .map(|b| b.timestamp)
+            .collect()
+    }
+}
+
+/// The median time past of the view's tip: the middle of the last 11 timestamps (all of them
+/// when there are fewer), sorted ascending, element at index ⌊n/2⌋. A new block must be later
+/// than this; using a median rather than the parent's time tolerates a few wrong clocks.
+pub fn median_time_past(view: &ChainView) -> u64 {
+    let mut times = view.recent_timestamps(MEDIAN_TIME_SPAN);
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+/// The difficulty the next block on top of `view` must have (rule 5).
+///
+/// Only at heights that are multiples of R (and at least R) may it change: compare how long
+/// the last R−1 intervals took with how long they should have taken, (R−1)·T, and move one bit
+/// when they were more than twice as fast or slow. Bitcoin scales its target by the ratio
+/// instead (clamped to 4×), which reacts faster but is harder to see.
+pub fn expected_difficulty(view: &ChainView, params: &Params) -> u32 {
+    let parent = view.tip();
+    let height = parent.height + 1;
+    let r = params.retarget_interval;
+    if !height.is_multiple_of(r) || height < r {
+        return parent.difficulty;
+    }
+    let ancestor = view
+        .get(height - r)
+        .expect("height - R is below the parent");
+    // Timestamps may step backwards a little (only the median must rise), so saturate: a
+    // negative span just means "very fast".
+    let span = parent.timestamp.saturating_sub(ancestor.timestamp);
+    let goal = (r - 1) * params.target_block_ms;
+    if span < goal / 2 {
+        (parent.difficulty + 1).min(params.max_difficulty)
+    } else if span > goal * 2 {
+        parent
+            .difficulty
+            .saturating_sub(1)
+            .max(params.min_difficulty)
+    } else {
+        parent.difficulty
+    }
+}
+
+/// Checks `block` against every consensus rule, as the next block on top of `view`.
+///
+/// `now` is our clock in milliseconds for the future-drift rule; `None` skips that one rule
+/// (when loading our own old blocks from disk). Cheap checks run first, so junk costs little.
+pub fn check_block(
+    block: &Block,
+    view: &ChainView,
+    params: &Params,
+    now: Option<u64>,
+) -> Result<(), ChainError> {
+    let height = block.height;
+    let parent = view.tip();
+
+    // Rule 1: version.
+    if block.version != 1 {
+        return Err(ChainError::BadVersion {
+            height,
+            version: block.version,
+        });
+    }
+    // Rule 2: it sits on its parent.
+    if block.height != parent.height + 1 {
+        return Err(ChainError::BadHeight {
+            height,
+            expected: parent.height + 1,
+        });
+    }
+    if block.previous_hash != parent.hash {
+        return Err(ChainError::BadPreviousHash {
+            height,
+            previous_hash: block.previous_hash,
+            expected: parent.hash,
+        });
+    }
+    // Rule 4, the size half: before any hashing of data.
+    if block.data.len() > params.max_data_items {
+        return Err(ChainError::TooManyItems {
+            height,
+            count: block.data.len(),
+            max: params.max_data_items,
+        });
+    }
+    let bytes = block.data_bytes();
+    if bytes > params.max_data_bytes {
+        return Err(ChainError::TooManyBytes {
+            height,
+            bytes,
+            max: params.max_data_bytes,
+        });
+    }
+    // Rule 5: difficulty follows the retarget rule.
+    let expected = expected_difficulty(view, params);
+    if block.difficulty != expected {
+        return Err(ChainError::BadDifficulty {
+            height,
+            difficulty: block.difficulty,
+            expected,
+        });
+    }
+    // Rule 6: time moves forward (by the median) and not too far past our clock.
+    let median = median_time_past(view);
+    if block.timestamp <= median {
+        return Err(ChainError::TimestampNotAfterMedian {
+            height,
+            timestamp: block.timestamp,
+            median,
+        });
+    }
+    if let Some(now) = now {
+        let max = now.saturating_add(params.max_future_drift_ms);
+        if block.timestamp > max {
+            return Err(ChainError::TimestampTooFarAhead {
+                height,
+                timestamp: block.timestamp,
+                max,
+            });
+        }
+    }
+    // Rule 3: the hash is honest and meets the difficulty.
+    let computed = block.compute_hash();
+    if block.hash != computed {
+        return Err(ChainError::BadHash {
+            height,
+            claimed: block.hash,
+            computed,
+        });
+    }
+    if !meets_difficulty(&block.hash, block.difficulty) {
+        return Err(ChainError::InsufficientWork {
+            height,
+            hash: block.hash,
+            difficulty: block.difficulty,
+        });
+    }
+    // Rule 4, the commitment half: the merkle root matches the data.
+    let computed = crate::merkle::merkle_root(&block.data);
+    if block.merkle_root != computed {
+        return Err(ChainError::BadMerkleRoot {
+            height,
+            claimed: block.merkle_root,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch by the local clock (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

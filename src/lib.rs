@@ -1,0 +1,33 @@
+//! # peerchain
+//!
+//! A small proof-of-work blockchain node to learn from: read it, run it, extend it. Every
+//! module is short and explains *why* it is the way it is, and what a production node (Bitcoin
+//! Core, mostly) does differently. The tutorial in `tutorial/` walks through it in order.
+//!
+//! # Layout
+//!
+//! The chain, bottom up:
+//!
+//! - [`hash`]: the 32-byte SHA-256 digest and its 64-hex-digit spelling.
+//! - [`merkle`]: the merkle root that commits a block to its data items.
+//! - [`block`]: the block, its JSON form and its 96 header bytes.
+//! - [`pow`]: leading zero bits and the work a block proves.
+//! - [`params`]: the `main` and `regtest` networks, their genesis blocks and numbers.
+//! - [`consensus`]: the six rules a block must pass, in one function every path calls.
+//! - [`chain`]: the active chain, the locator, and most-work fork choice.
+//! - [`miner`]: nonce search on every core, with a stop flag.
+
+pub mod block;
+pub mod chain;
+pub mod consensus;
+pub mod hash;
+pub mod merkle;
+pub mod miner;
+pub mod params;
+pub mod pow;
+
+pub use block::Block;
+pub use chain::{Blockchain, Outcome};
+pub use consensus::ChainError;
+pub use hash::Hash;
+pub use params::Network;

@@ -1,0 +1,175 @@
+//! The two built-in networks and their chain parameters.
+//!
+//! A network is identified by its genesis hash: nodes with different geneses refuse each other
+//! at the handshake. `main` has a real proof of work (difficulty 20, about a million hashes a
+//! block) and ten-second blocks; `regtest` is for tests and quick classroom demos, where a block
+//! costs a couple of hashes.
+//!
+//! Bitcoin retargets every 2016 blocks towards ten minutes; our numbers are small so that a
+//! student sees difficulty move within a minute of mining.
+
+use crate::block::Block;
+use std::fmt;
+use std::str::FromStr;
+
+/// Timestamp of both genesis blocks: Bitcoin's genesis time, in milliseconds.
+pub const GENESIS_TIMESTAMP: u64 = 1_231_006_505_000;
+
+/// Which chain a node follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Network {
+    /// The default network: real proof of work, ten-second blocks.
+    Main,
+    /// Easy proof of work for tests and demos.
+    Regtest,
+}
+
+/// The numbers that define a network's consensus.
+#[derive(Debug)]
+pub struct Params {
+    /// Which network these are.
+    pub network: Network,
+    /// Data items of the genesis block.
+    pub genesis_data: &'static str,
+    /// Difficulty of the genesis block.
+    pub genesis_difficulty: u32,
+    /// Nonce of the genesis block, found once and fixed here.
+    pub genesis_nonce: u64,
+    /// T: the block interval the difficulty aims at, in milliseconds.
+    pub target_block_ms: u64,
+    /// R: difficulty may change at heights that are multiples of this.
+    pub retarget_interval: u64,
+    /// Difficulty never drops below this.
+    pub min_difficulty: u32,
+    /// Difficulty never rises above this.
+    pub max_difficulty: u32,
+    /// How far ahead of our clock a block's timestamp may be, in milliseconds.
+    pub max_future_drift_ms: u64,
+    /// At most this many data items per block.
+    pub max_data_items: usize,
+    /// At most this many data bytes (UTF-8, summed over items) per block.
+    pub max_data_bytes: usize,
+}
+
+static MAIN: Params = Params {
+    network: Network::Main,
+    genesis_data: "The Times 03/Jan/2009 Chancellor on brink of second bailout for banks",
+    genesis_difficulty: 20,
+    genesis_nonce: 1_194_660,
+    target_block_ms: 10_000,
+    retarget_interval: 10,
+    min_difficulty: 16,
+    max_difficulty: 64,
+    max_future_drift_ms: 120_000,
+    max_data_items: 256,
+    max_data_bytes: 65_536,
+};
+
+static REGTEST: Params = Params {
+    network: Network::Regtest,
+    genesis_data: "peerchain regtest",
+    genesis_difficulty: 1,
+    genesis_nonce: 1,
+    target_block_ms: 1_000,
+    retarget_interval: 10,
+    min_difficulty: 1,
+    max_difficulty: 16,
+    max_future_drift_ms: 120_000,
+    max_data_items: 256,
+    max_data_bytes: 65_536,
+};
+
+impl Network {
+    /// This network's consensus parameters.
+    pub fn params(self) -> &'static Params {
+        match self {
+            Network::Main => &MAIN,
+            Network::Regtest => &REGTEST,
+        }
+    }
+
+    /// The lowercase name, as used on the command line and in data directories.
+    pub fn name(self) -> &'static str {
+        match self {
+            Network::Main => "main",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    /// This network's genesis block, built from its parameters.
+    pub fn genesis(self) -> Block {
+        let p = self.params();
+        Block::new(
+            0,
+            GENESIS_TIMESTAMP,
+            crate::hash::Hash::ZERO,
+            p.genesis_difficulty,
+            p.genesis_nonce,
+            vec![p.genesis_data.to_string()],
+        )
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "main" => Ok(Network::Main),
+            "regtest" => Ok(Network::Regtest),
+            other => Err(format!(
+                "unknown network {other:?} (expected main or regtest)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pow::meets_difficulty;
+
+    /// The genesis hashes are the network identities; if either drifts, nodes stop agreeing.
+    #[test]
+    fn genesis_hashes_are_fixed() {
+        let main = Network::Main.genesis();
+        assert_eq!(
+            main.hash.to_string(),
+            "00000550a7710908dbee75a215e45c9a25ba83c5f86917712f9411b0516fcf55"
+        );
+        assert_eq!(
+            main.merkle_root.to_string(),
+            "eee126eef2e2489163058bf7aff0378a917c1d4817295883592a32b25a4ad81e"
+        );
+        assert!(meets_difficulty(&main.hash, main.difficulty));
+
+        let regtest = Network::Regtest.genesis();
+        assert_eq!(
+            regtest.hash.to_string(),
+            "07dd9dfbb4a01f8fa132d8d5d1a6314b410f4984c1eb0224f09d7f7618e72355"
+        );
+        assert_eq!(
+            regtest.merkle_root.to_string(),
+            "5b1165b203f6e0c93b615076ce58d8fb3c8bdde95987f16482281a623e7b3c59"
+        );
+        assert!(meets_difficulty(&regtest.hash, regtest.difficulty));
+    }
+
+    /// Network names round-trip and unknown names are refused with a helpful message.
+    #[test]
+    fn network_names() {
+        for n in [Network::Main, Network::Regtest] {
+            assert_eq!(n.name().parse::<Network>().unwrap(), n);
+        }
+        assert!("testnet"
+            .parse::<Network>()
+            .unwrap_err()
+            .contains("main or regtest"));
+    }
+}
