@@ -178,25 +178,25 @@ impl<'a> ChainView<'a> {
             .last()
             .unwrap_or_else(|| self.base.last().expect("non-empty"))
     }
-
-    /// Timestamps of the last `n` blocks ending at the tip (fewer near genesis), oldest first.
-    fn recent_timestamps(&self, n: usize) -> Vec<u64> {
-        let tip = self.tip().height;
-        let from = tip.saturating_sub(n as u64 - 1);
-        (from..=tip)
-            .filter_map(|h| self.get(h))
-            .map(|b| b.timestamp)
-            .collect()
-    }
 }
 
 /// The median time past of the view's tip: the middle of the last 11 timestamps (all of them
 /// when there are fewer), sorted ascending, element at index ⌊n/2⌋. A new block must be later
 /// than this; using a median rather than the parent's time tolerates a few wrong clocks.
 pub fn median_time_past(view: &ChainView) -> u64 {
-    let mut times = view.recent_timestamps(MEDIAN_TIME_SPAN);
+    // A fixed array, not a Vec: this runs for every block we validate.
+    let mut times = [0u64; MEDIAN_TIME_SPAN];
+    let mut n = 0;
+    let tip = view.tip().height;
+    for height in tip.saturating_sub(MEDIAN_TIME_SPAN as u64 - 1)..=tip {
+        if let Some(block) = view.get(height) {
+            times[n] = block.timestamp;
+            n += 1;
+        }
+    }
+    let times = &mut times[..n];
     times.sort_unstable();
-    times[times.len() / 2]
+    times[n / 2]
 }
 
 /// The difficulty the next block on top of `view` must have (rule 5).

@@ -16,18 +16,35 @@
 //! - [`consensus`]: the six rules a block must pass, in one function every path calls.
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
 //! - [`miner`]: nonce search on every core, with a stop flag.
+//!
+//! The network, on top:
+//!
+//! - [`message`]: the wire protocol, one JSON object per line, and the `Message` enum.
+//! - [`connection`]: framing: whole messages in, whole lines out, bounded and with timeouts.
+//! - [`node`]: the TCP server and client in one: shared state, accept loop, dialing, relay.
+//! - [`peer`]: one connection's session: handshake, the dispatch `match`, catching up.
+//! - [`console`]: the commands typed at a running node (`mine`, `chain`, `peers`, ...).
+//! - [`cli`]: the command line, parsed by hand.
 
 pub mod block;
 pub mod chain;
+pub mod cli;
+pub mod connection;
 pub mod consensus;
+pub mod console;
 pub mod hash;
 pub mod merkle;
+pub mod message;
 pub mod miner;
+pub mod node;
 pub mod params;
+pub mod peer;
 pub mod pow;
 
 pub use block::Block;
 pub use chain::{Blockchain, Outcome};
 pub use consensus::ChainError;
 pub use hash::Hash;
+pub use message::Message;
+pub use node::{Config, Node};
 pub use params::Network;

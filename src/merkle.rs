@@ -30,8 +30,11 @@ pub fn inner_hash(left: &Hash, right: &Hash) -> Hash {
 
 /// The merkle root of `items`; 32 zero bytes when there are none.
 pub fn merkle_root(items: &[String]) -> Hash {
-    if items.is_empty() {
-        return Hash::ZERO;
+    match items {
+        [] => return Hash::ZERO,
+        // The common case needs no tree (and no allocation).
+        [only] => return leaf_hash(only),
+        _ => {}
     }
     let mut level: Vec<Hash> = items.iter().map(|item| leaf_hash(item)).collect();
     while level.len() > 1 {

@@ -27,3 +27,145 @@ pub fn fork_at(chain: &Blockchain, height: u64) -> Blockchain {
 pub fn above(chain: &Blockchain, height: u64) -> Vec<Block> {
     chain.blocks()[height as usize + 1..].to_vec()
 }
+
+use peerchain::message::{Hello, Message};
+use peerchain::{Config, Hash, Node};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How long any test waits for a condition before failing.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A regtest config with quiet logs and no discovery dialing (tests that want discovery turn
+/// it on), so a test's topology is the one it builds.
+pub fn config() -> Config {
+    let mut config = Config::new(Network::Regtest);
+    config.log = false;
+    config.target_outbound = 0;
+    config
+}
+
+/// Starts a node on 127.0.0.1, port chosen by the OS.
+pub fn start(config: Config) -> Node {
+    start_with(config, Blockchain::new(Network::Regtest))
+}
+
+/// Starts a node with `chain` on 127.0.0.1, port chosen by the OS.
+pub fn start_with(config: Config, chain: Blockchain) -> Node {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    Node::start_with_chain(listener, config, chain).expect("node starts")
+}
+
+/// Polls `condition` until it holds or DEADLINE passes; panics with `what` on timeout.
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < end, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `node`'s tip is `tip`.
+pub fn wait_for_tip(node: &Node, tip: Hash, what: &str) {
+    wait_for(what, || node.summary().tip == tip);
+}
+
+/// A hand-driven peer on a raw socket: what a classmate's buggy node, or `nc`, looks like.
+pub struct RawPeer {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl RawPeer {
+    /// Connects to `node` without saying anything yet.
+    pub fn connect(node: &Node) -> RawPeer {
+        let stream = TcpStream::connect(node.local_addr()).expect("connect to node");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        RawPeer { stream, reader }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to node");
+    }
+
+    /// Sends one message as a line.
+    pub fn send(&mut self, message: &Message) {
+        self.send_raw(&message.encode());
+    }
+
+    /// Sends a hello for `genesis` with `node_id`.
+    pub fn hello(&mut self, genesis: Hash, node_id: &str) {
+        self.send(&Message::Hello(Hello {
+            version: 1,
+            genesis,
+            node_id: node_id.to_string(),
+            listen_port: None,
+        }));
+    }
+
+    /// Completes a handshake with a regtest node; returns the node's hello. The node sends its
+    /// hello before reading ours, so a ping/pong round trip follows: when this returns, the
+    /// node has taken our hello (and the tests' ordering is the one they wrote).
+    pub fn handshake(&mut self, node_id: &str) -> Hello {
+        self.hello(Network::Regtest.genesis().hash, node_id);
+        let hello = match self.recv() {
+            Some(Message::Hello(hello)) => hello,
+            other => panic!("expected the node's hello, got {other:?}"),
+        };
+        let nonce = peerchain::message::Nonce { nonce: 0x5eed };
+        self.send(&Message::Ping(nonce));
+        self.recv_until(|m| (m == Message::Pong(nonce)).then_some(()));
+        hello
+    }
+
+    /// The next message, or `None` when the node closed the connection.
+    pub fn recv(&mut self) -> Option<Message> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                Some(Message::decode(line.trim_end().as_bytes()).expect("node sends valid lines"))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("reading from node: {e}"),
+        }
+    }
+
+    /// Skips messages until one satisfies `pick`.
+    pub fn recv_until<T>(&mut self, mut pick: impl FnMut(Message) -> Option<T>) -> T {
+        loop {
+            let message = self
+                .recv()
+                .expect("node closed before the expected message");
+            if let Some(found) = pick(message) {
+                return found;
+            }
+        }
+    }
+
+    /// Reads until the node's `error`, returns its reason, and checks the node then closed.
+    pub fn expect_error_and_close(&mut self) -> String {
+        let reason = self.recv_until(|m| match m {
+            Message::Error(e) => Some(e.reason),
+            _ => None,
+        });
+        assert_eq!(self.recv(), None, "the node should close after its error");
+        reason
+    }
+}
+
+/// Asserts `node` still serves a fresh peer: it completes a handshake and answers
+/// `latest_block` with its current tip.
+pub fn assert_still_served(node: &Node) {
+    let mut peer = RawPeer::connect(node);
+    peer.handshake("00000000000000ff");
+    peer.send(&Message::LatestBlock);
+    let tip = peer.recv_until(|m| match m {
+        Message::Block(b) => Some(b.hash),
+        _ => None,
+    });
+    assert_eq!(tip, node.summary().tip, "a fresh peer gets the node's tip");
+}

@@ -1,0 +1,142 @@
+//! The command line: `peerchain <port> [peer ...] [options]`, parsed by hand (no `clap`: the
+//! design allows four crates, and this is twenty lines).
+
+use crate::params::Network;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+
+/// What `--help` prints, and what a bad command line prints after its error.
+pub const USAGE: &str = "\
+usage: peerchain <port> [peer ...] [options]
+
+  <port>         port to listen on, e.g. 8555
+  [peer ...]     nodes to connect to: a port on this machine (8555) or host:port
+
+options:
+  --bind ADDR    address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom LAN)
+  --regtest      follow the regtest network (easy proof of work, for tests and demos)
+  --help         show this help
+
+example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8555";
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// Port to listen on.
+    pub port: u16,
+    /// Peers to dial, as given (resolve with [`resolve_peer`]).
+    pub peers: Vec<String>,
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Network to follow.
+    pub network: Network,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run a node.
+    Run(Args),
+    /// Print the usage and exit successfully.
+    Help,
+}
+
+/// Parses the arguments after the program name. The error says what is wrong, for a line
+/// above the usage.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut positional = Vec::new();
+    let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut network = Network::Main;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--regtest" => network = Network::Regtest,
+            "--bind" => {
+                let value = args
+                    .next()
+                    .ok_or("--bind needs an address, e.g. --bind 0.0.0.0")?;
+                bind = value
+                    .parse()
+                    .map_err(|_| format!("--bind: {value:?} is not an IP address"))?;
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            _ => positional.push(arg),
+        }
+    }
+    let mut positional = positional.into_iter();
+    let port = positional.next().ok_or("missing <port>")?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("<port> must be a number from 0 to 65535, got {port:?}"))?;
+    let peers: Vec<String> = positional.collect();
+    for peer in &peers {
+        check_peer_syntax(peer)?;
+    }
+    Ok(Command::Run(Args {
+        port,
+        peers,
+        bind,
+        network,
+    }))
+}
+
+fn check_peer_syntax(peer: &str) -> Result<(), String> {
+    let port = peer.rsplit_once(':').map_or(peer, |(_, port)| port);
+    port.parse::<u16>()
+        .map(|_| ())
+        .map_err(|_| format!("peer {peer:?} must be a port (8555) or host:port"))
+}
+
+/// Turns a peer argument into an address: a bare port means this machine.
+pub fn resolve_peer(peer: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = peer.parse::<u16>() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    peer.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve peer {peer:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("peer {peer:?} has no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    /// The seed's two-terminal demo parses, options go anywhere, bad input is explained.
+    #[test]
+    fn parses_the_demo_and_refuses_junk() {
+        let Command::Run(args) = parse_strs(&["8556", "8555", "--regtest"]).unwrap() else {
+            panic!("not a run")
+        };
+        assert_eq!(args.port, 8556);
+        assert_eq!(args.peers, ["8555"]);
+        assert_eq!(args.network, Network::Regtest);
+        assert_eq!(args.bind, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(parse_strs(&["--help"]).unwrap(), Command::Help);
+        assert_eq!(parse_strs(&[]).unwrap_err(), "missing <port>");
+        assert!(parse_strs(&["eighty"])
+            .unwrap_err()
+            .contains("<port> must be a number"));
+        assert!(parse_strs(&["8555", "--bind"])
+            .unwrap_err()
+            .contains("--bind needs"));
+        assert!(parse_strs(&["8555", "--bind", "lan"])
+            .unwrap_err()
+            .contains("not an IP"));
+        assert!(parse_strs(&["8555", "--fast"])
+            .unwrap_err()
+            .contains("unknown option --fast"));
+        assert!(parse_strs(&["8555", "host:"])
+            .unwrap_err()
+            .contains("host:port"));
+        assert_eq!(resolve_peer("8555").unwrap().to_string(), "127.0.0.1:8555");
+        assert_eq!(
+            resolve_peer("127.0.0.1:9").unwrap().to_string(),
+            "127.0.0.1:9"
+        );
+    }
+}

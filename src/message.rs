@@ -1,0 +1,220 @@
+//! The wire protocol: one JSON object per line, and the `Message` enum it maps to.
+//!
+//! # Format
+//!
+//! Every message is one line of UTF-8 JSON ending in `\n`:
+//!
+//! ```text
+//! {"type":"hello","payload":{"version":1,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
+//! {"type":"latest_block"}
+//! {"type":"block","payload":{"version":1,"height":5,…}}
+//! {"type":"get_blocks","payload":{"locator":["ab12…","07dd…"],"limit":500}}
+//! {"type":"blocks","payload":[{…},{…}]}
+//! {"type":"get_peers"}
+//! {"type":"peers","payload":["127.0.0.1:8556"]}
+//! {"type":"ping","payload":{"nonce":42}}
+//! {"type":"pong","payload":{"nonce":42}}
+//! {"type":"error","payload":{"reason":"unknown message type \"gossip\""}}
+//! ```
+//!
+//! Why JSON lines: a student can read the traffic, and type it with `nc`. TCP is a byte stream,
+//! not a message stream: one `read` may return half a message or three of them, which is the
+//! bug the seed had (it parsed each chunk as JSON). The newline is our frame boundary.
+//! Bitcoin frames with a binary header (magic, command, length, checksum) instead, which is
+//! smaller and lets a receiver refuse an oversized message before reading it.
+//!
+//! See `tutorial/08-messages-and-framing.md` and `tutorial/A-wire-protocol.md`.
+
+use crate::block::Block;
+use crate::hash::Hash;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version carried in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest line a node reads: 4 MiB. A longer one is refused without buffering the rest.
+pub const MAX_LINE_BYTES: usize = 4_194_304;
+
+/// At most this many blocks in one `blocks` message.
+pub const MAX_BLOCKS_PER_MESSAGE: usize = 500;
+
+/// At most this many hashes in a `get_blocks` locator (as Bitcoin's `MAX_LOCATOR_SZ`). Our own
+/// locators stay well under it: about 10 + log2(height) hashes.
+pub const MAX_LOCATOR_HASHES: usize = 101;
+
+/// At most this many addresses in one `peers` message.
+pub const MAX_PEER_ADDRESSES: usize = 100;
+
+/// Every message of the protocol. Serde writes `{"type":"<snake_case name>","payload":…}`;
+/// variants without data have no `payload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum Message {
+    /// The first message from both sides.
+    Hello(Hello),
+    /// Ask for the peer's tip block.
+    LatestBlock,
+    /// A tip (the answer to `latest_block`) or a newly accepted block.
+    Block(Block),
+    /// Ask for the blocks after the highest locator hash the peer has.
+    GetBlocks(GetBlocks),
+    /// The answer to `get_blocks`: ascending heights, at most `limit` and 500.
+    Blocks(Vec<Block>),
+    /// Ask for addresses of other nodes.
+    GetPeers,
+    /// Dialable addresses, `host:port`.
+    Peers(Vec<String>),
+    /// Keepalive; the answer is a `pong` with the same nonce.
+    Ping(Nonce),
+    /// The answer to `ping`.
+    Pong(Nonce),
+    /// Sent before closing on a protocol violation.
+    Error(ErrorReason),
+}
+
+/// The `hello` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Protocol version; must equal ours.
+    pub version: u32,
+    /// Genesis hash: which network the sender follows.
+    pub genesis: Hash,
+    /// A random 16-hex-digit identity, to spot self-connections and duplicates.
+    pub node_id: String,
+    /// The port the sender accepts connections on, if any.
+    pub listen_port: Option<u16>,
+}
+
+/// The `get_blocks` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetBlocks {
+    /// Our block locator (tip first, genesis last).
+    pub locator: Vec<Hash>,
+    /// The most blocks we want back.
+    pub limit: usize,
+}
+
+/// The `ping` and `pong` payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nonce {
+    /// Any number; the pong echoes it.
+    pub nonce: u64,
+}
+
+/// The `error` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReason {
+    /// What the receiver did wrong, for its log.
+    pub reason: String,
+}
+
+/// Every `type` this version understands, to tell "unknown type" from "bad payload".
+const TYPES: [&str; 10] = [
+    "hello",
+    "latest_block",
+    "block",
+    "get_blocks",
+    "blocks",
+    "get_peers",
+    "peers",
+    "ping",
+    "pong",
+    "error",
+];
+
+impl Message {
+    /// The message's `type` name, for log lines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "hello",
+            Message::LatestBlock => "latest_block",
+            Message::Block(_) => "block",
+            Message::GetBlocks(_) => "get_blocks",
+            Message::Blocks(_) => "blocks",
+            Message::GetPeers => "get_peers",
+            Message::Peers(_) => "peers",
+            Message::Ping(_) => "ping",
+            Message::Pong(_) => "pong",
+            Message::Error(_) => "error",
+        }
+    }
+
+    /// The message as one line: JSON plus `\n`.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing these types cannot fail: every map key is a string.
+        let mut line = serde_json::to_vec(self).expect("messages always serialize");
+        line.push(b'\n');
+        line
+    }
+
+    /// Parses one line (without its `\n`). The error is the reason to send back in `error`.
+    pub fn decode(line: &[u8]) -> Result<Message, String> {
+        serde_json::from_slice(line).map_err(|e| explain(line, e))
+    }
+}
+
+/// Works out why a line is not a message. Only runs on failure, so the common path parses once.
+fn explain(line: &[u8], err: serde_json::Error) -> String {
+    let value: serde_json::Value = match serde_json::from_slice(line) {
+        Ok(value) => value,
+        Err(e) => return format!("malformed JSON: {e}"),
+    };
+    match value.get("type").and_then(|t| t.as_str()) {
+        None => "a message must be a JSON object with a string \"type\"".to_string(),
+        Some(t) if !TYPES.contains(&t) => {
+            let shown: String = t.chars().take(40).collect();
+            format!("unknown message type {shown:?}")
+        }
+        Some(t) => format!("bad payload for {t}: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages look exactly as the protocol table says, payload-less ones without `payload`.
+    #[test]
+    fn wire_form() {
+        assert_eq!(
+            Message::LatestBlock.encode(),
+            b"{\"type\":\"latest_block\"}\n"
+        );
+        assert_eq!(
+            String::from_utf8(Message::Ping(Nonce { nonce: 7 }).encode()).unwrap(),
+            "{\"type\":\"ping\",\"payload\":{\"nonce\":7}}\n"
+        );
+        let hello = Message::Hello(Hello {
+            version: 1,
+            genesis: Hash::ZERO,
+            node_id: "00112233aabbccdd".into(),
+            listen_port: None,
+        });
+        let line = hello.encode();
+        assert!(String::from_utf8_lossy(&line).contains("\"listen_port\":null"));
+        assert_eq!(Message::decode(&line[..line.len() - 1]).unwrap(), hello);
+    }
+
+    /// Unknown payload fields are ignored; the three kinds of bad line get distinct reasons.
+    #[test]
+    fn decoding_and_reasons() {
+        let ok = br#"{"type":"ping","payload":{"nonce":1,"extra":true}}"#;
+        assert_eq!(
+            Message::decode(ok).unwrap(),
+            Message::Ping(Nonce { nonce: 1 })
+        );
+        assert!(Message::decode(b"{\"type\":")
+            .unwrap_err()
+            .starts_with("malformed JSON"));
+        assert_eq!(
+            Message::decode(br#"{"type":"gossip"}"#).unwrap_err(),
+            "unknown message type \"gossip\""
+        );
+        assert!(
+            Message::decode(br#"{"type":"ping","payload":{"nonce":"x"}}"#)
+                .unwrap_err()
+                .starts_with("bad payload for ping")
+        );
+        assert!(Message::decode(b"[1,2]").unwrap_err().contains("\"type\""));
+    }
+}

@@ -1,0 +1,499 @@
+//! One peer session: the handshake, then a loop that reads a message and answers it.
+//!
+//! Every connection, accepted or dialed, runs [`run`] on its own thread. The loop is the heart
+//! of the node: a `match` on [`Message`] against the shared chain. Anything a peer does wrong
+//! ends the session with an `error` naming the problem; nothing a peer sends can panic the node
+//! or change the chain without passing full validation.
+//!
+//! Catching up (the seed only handled a peer exactly one block ahead): when a `block` does not
+//! fit on our tip we send `get_blocks` with our locator; the peer answers with up to 500 blocks
+//! after the highest hash we share; we validate them as a branch, keep asking while batches come
+//! back full and we have not reached the peer's tip, and switch to the branch when it has more
+//! work than ours.
+//!
+//! See `tutorial/09-handshake-and-sync.md` and `tutorial/11-defending-the-node.md`.
+
+use crate::block::Block;
+use crate::chain::Outcome;
+use crate::connection::{Connection, NetError, Sender};
+use crate::consensus::ChainError;
+use crate::hash::Hash;
+use crate::message::{
+    GetBlocks, Hello, Message, Nonce, MAX_BLOCKS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
+    MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
+};
+use crate::node::{lock, random_u64, Shared};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A weaker-so-far branch is kept while more of it arrives, up to this many blocks. A branch
+/// that is still behind after this many blocks is dropped rather than held in memory forever.
+pub const MAX_PENDING_BLOCKS: usize = 10_000;
+
+/// After sending `error`, read and discard the peer's input for this long at most (see
+/// [`Connection::drain`]).
+const DRAIN_WAIT: Duration = Duration::from_millis(500);
+const DRAIN_BYTES: usize = 1 << 20;
+
+/// How a session ends.
+enum Close {
+    /// The peer left, timed out or the node is stopping: nothing to tell it.
+    Quiet(String),
+    /// The peer broke the protocol: send `error` with this reason first.
+    Violation(String),
+}
+
+/// Result of a message handler.
+type Handled = Result<(), Close>;
+
+/// Closes a connection we cannot take (the node is full), telling the peer why.
+pub(crate) fn refuse(shared: &Shared, stream: TcpStream, reason: &str) {
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    if let Ok(sender) = stream
+        .try_clone()
+        .and_then(|s| Sender::new(s, shared.config.write_timeout))
+    {
+        sender.send_error(reason);
+    }
+    Connection::new(stream).drain(DRAIN_WAIT, DRAIN_BYTES);
+    shared.log(format_args!("[-] Connection from {addr} closed ({reason})"));
+}
+
+/// Runs one connection's session to its end, then logs why it ended.
+pub(crate) fn run(shared: &Arc<Shared>, id: u64, sender: Arc<Sender>, stream: TcpStream) {
+    let addr = sender.addr;
+    let mut session = Session {
+        shared: Arc::clone(shared),
+        id,
+        addr,
+        conn: Connection::new(stream),
+        sender,
+        last_heard: Instant::now(),
+        sync: SyncState::default(),
+    };
+    let reason = match session.run() {
+        Ok(()) => unreachable!("a session only ends with a reason"),
+        Err(Close::Quiet(reason)) => reason,
+        Err(Close::Violation(reason)) => {
+            shared.log(format_args!("[!] Rejected input from {addr}: {reason}"));
+            session.sender.send_error(&reason);
+            session.conn.drain(DRAIN_WAIT, DRAIN_BYTES);
+            reason
+        }
+    };
+    session.sender.close();
+    shared.log(format_args!("[-] Connection from {addr} closed ({reason})"));
+}
+
+/// Where catching up from this peer stands.
+#[derive(Default)]
+struct SyncState {
+    /// A `get_blocks` we sent and have no answer to yet, and when we sent it.
+    in_flight: Option<Instant>,
+    /// The `limit` of that request.
+    requested: usize,
+    /// The newest tip this peer announced with `block`.
+    peer_tip: Option<Hash>,
+    /// A valid branch that does not yet have more work than ours, while more of it arrives.
+    pending: Vec<Block>,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    id: u64,
+    addr: SocketAddr,
+    conn: Connection,
+    sender: Arc<Sender>,
+    last_heard: Instant,
+    sync: SyncState,
+}
+
+impl Session {
+    fn run(&mut self) -> Handled {
+        if self.shared.stopping.load(Ordering::SeqCst) {
+            return Err(Close::Quiet("node shutting down".into()));
+        }
+        self.handshake()?;
+        self.send(&Message::LatestBlock)?;
+        self.send(&Message::GetPeers)?;
+        loop {
+            self.conn
+                .set_wait(self.shared.config.ping_interval)
+                .map_err(|e| Close::Quiet(e.to_string()))?;
+            match self.conn.read_message() {
+                Ok(Some(message)) => {
+                    self.last_heard = Instant::now();
+                    self.handle(message)?;
+                }
+                Ok(None) => return Err(Close::Quiet("peer closed the connection".into())),
+                Err(NetError::Timeout) => self.on_quiet()?,
+                Err(e @ (NetError::Malformed(_) | NetError::LineTooLong { .. })) => {
+                    return Err(Close::Violation(e.to_string()))
+                }
+                Err(e) => return Err(Close::Quiet(e.to_string())),
+            }
+        }
+    }
+
+    fn send(&self, message: &Message) -> Handled {
+        self.sender
+            .send(message)
+            .map_err(|e| Close::Quiet(format!("write failed: {e}")))
+    }
+
+    /// Both sides send `hello` at once, then each checks the other's.
+    fn handshake(&mut self) -> Handled {
+        let genesis = self.shared.chain().genesis().hash;
+        self.send(&Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            genesis,
+            node_id: self.shared.node_id.clone(),
+            listen_port: Some(self.shared.listen_addr.port()),
+        }))?;
+        let timeout = self.shared.config.handshake_timeout;
+        self.conn
+            .set_wait(timeout)
+            .map_err(|e| Close::Quiet(e.to_string()))?;
+        let hello = match self.conn.read_message() {
+            Ok(Some(Message::Hello(hello))) => hello,
+            Ok(Some(other)) => {
+                return Err(Close::Violation(format!(
+                    "expected hello first, got {}",
+                    other.name()
+                )))
+            }
+            Ok(None) => return Err(Close::Quiet("peer closed before hello".into())),
+            Err(NetError::Timeout) => {
+                return Err(Close::Violation(format!(
+                    "no hello within {} ms",
+                    timeout.as_millis()
+                )))
+            }
+            Err(e @ (NetError::Malformed(_) | NetError::LineTooLong { .. })) => {
+                return Err(Close::Violation(e.to_string()))
+            }
+            Err(e) => return Err(Close::Quiet(e.to_string())),
+        };
+        if hello.version != PROTOCOL_VERSION {
+            return Err(Close::Violation(format!(
+                "unsupported protocol version {}, this node speaks {PROTOCOL_VERSION}",
+                hello.version
+            )));
+        }
+        if hello.genesis != genesis {
+            return Err(Close::Violation(format!(
+                "wrong genesis {}: this node follows {} with genesis {genesis}",
+                hello.genesis, self.shared.config.network
+            )));
+        }
+        let id_ok = hello.node_id.len() == 16
+            && hello
+                .node_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !id_ok {
+            return Err(Close::Violation(
+                "node_id must be 16 lowercase hex digits".into(),
+            ));
+        }
+        let listen = hello
+            .listen_port
+            .map(|port| SocketAddr::new(self.addr.ip(), port));
+        if hello.node_id == self.shared.node_id {
+            if let Some(dialed) = lock(&self.shared.peers)
+                .get(&self.id)
+                .and_then(|s| s.dialed)
+            {
+                self.shared.mark_as_us(dialed);
+            }
+            return Err(Close::Violation(
+                "self-connection: that node_id is our own".into(),
+            ));
+        }
+        if !self
+            .shared
+            .complete_handshake(self.id, &hello.node_id, listen)
+        {
+            return Err(Close::Violation(format!(
+                "already connected to node {}",
+                hello.node_id
+            )));
+        }
+        self.shared.log(format_args!(
+            "[+] Handshake with {} done (node {})",
+            self.addr, hello.node_id
+        ));
+        Ok(())
+    }
+
+    /// Nothing arrived for a ping interval: give up if the peer has been silent too long,
+    /// otherwise ping it (and forget a sync request it never answered).
+    fn on_quiet(&mut self) -> Handled {
+        let config = &self.shared.config;
+        if self.last_heard.elapsed() >= config.idle_timeout {
+            return Err(Close::Quiet(format!(
+                "no message for {} ms",
+                config.idle_timeout.as_millis()
+            )));
+        }
+        if self
+            .sync
+            .in_flight
+            .is_some_and(|t| t.elapsed() >= config.ping_interval)
+        {
+            self.sync.in_flight = None;
+        }
+        self.send(&Message::Ping(Nonce {
+            nonce: random_u64(),
+        }))
+    }
+
+    /// The dispatch: one arm per message type.
+    fn handle(&mut self, message: Message) -> Handled {
+        match message {
+            Message::Hello(_) => Err(Close::Violation("unexpected second hello".into())),
+            Message::LatestBlock => {
+                let tip = self.shared.chain().tip().clone();
+                self.send(&Message::Block(tip))
+            }
+            Message::Block(block) => self.on_block(block),
+            Message::GetBlocks(request) => self.on_get_blocks(request),
+            Message::Blocks(batch) => self.on_blocks(batch),
+            Message::GetPeers => {
+                let addrs = self.shared.addresses_for(self.id);
+                self.send(&Message::Peers(addrs))
+            }
+            Message::Peers(addrs) => self.on_peers(addrs),
+            Message::Ping(nonce) => self.send(&Message::Pong(nonce)),
+            Message::Pong(_) => Ok(()),
+            Message::Error(e) => Err(Close::Quiet(format!("peer sent error: {}", e.reason))),
+        }
+    }
+
+    /// A peer's tip, or a block it just accepted.
+    fn on_block(&mut self, block: Block) -> Handled {
+        self.sync.peer_tip = Some(block.hash);
+        // Decide under the lock, act after releasing it.
+        let next = {
+            let mut chain = self.shared.chain();
+            if chain.contains(&block.hash) {
+                None
+            } else if block.previous_hash == chain.tip().hash {
+                Some(chain.append(block.clone()).map_err(Some))
+            } else {
+                Some(Err(None))
+            }
+        };
+        match next {
+            None => Ok(()),
+            Some(Ok(())) => {
+                self.shared.log(format_args!(
+                    "[*] Accepted block {} {} from {}",
+                    block.height,
+                    block.hash.short(),
+                    self.addr
+                ));
+                self.shared.new_tip(&block, Some(self.id));
+                Ok(())
+            }
+            Some(Err(Some(e))) => Err(Close::Violation(format!("invalid block: {e}"))),
+            // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss.
+            Some(Err(None)) => {
+                let locator = self.shared.chain().locator();
+                self.request_blocks(locator)
+            }
+        }
+    }
+
+    fn request_blocks(&mut self, locator: Vec<Hash>) -> Handled {
+        if self.sync.in_flight.is_some() {
+            return Ok(());
+        }
+        let limit = self
+            .shared
+            .config
+            .sync_batch
+            .clamp(1, MAX_BLOCKS_PER_MESSAGE);
+        self.sync.in_flight = Some(Instant::now());
+        self.sync.requested = limit;
+        lock(&self.shared.stats).get_blocks_sent += 1;
+        self.send(&Message::GetBlocks(GetBlocks { locator, limit }))
+    }
+
+    fn on_get_blocks(&mut self, request: GetBlocks) -> Handled {
+        if request.locator.len() > MAX_LOCATOR_HASHES {
+            return Err(Close::Violation(format!(
+                "locator has {} hashes, more than {MAX_LOCATOR_HASHES}",
+                request.locator.len()
+            )));
+        }
+        let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
+        let blocks = self
+            .shared
+            .chain()
+            .blocks_after(&request.locator, limit)
+            .to_vec();
+        self.sender
+            .send_line(&encode_blocks_within_limit(&blocks))
+            .map_err(|e| Close::Quiet(format!("write failed: {e}")))
+    }
+
+    /// A batch answering our `get_blocks`.
+    fn on_blocks(&mut self, batch: Vec<Block>) -> Handled {
+        if batch.len() > MAX_BLOCKS_PER_MESSAGE {
+            return Err(Close::Violation(format!(
+                "blocks message with {} blocks, more than {MAX_BLOCKS_PER_MESSAGE}",
+                batch.len()
+            )));
+        }
+        {
+            let mut stats = lock(&self.shared.stats);
+            stats.batches_received += 1;
+            stats.blocks_received += batch.len() as u64;
+            stats.largest_line = stats.largest_line.max(self.conn.largest_line);
+        }
+        let was_requested = self.sync.in_flight.take().is_some();
+        let full = batch.len() >= self.sync.requested;
+        let Some(last) = batch.last().map(|b| b.hash) else {
+            return Ok(());
+        };
+
+        // Ask for the next batch before validating this one, so the peer prepares it while we
+        // check: sync then keeps both ends busy instead of taking turns. We keep asking until
+        // we reach the tip the peer announced (a batch may be cut short by the line limit) or,
+        // if it announced none, while batches come back full. If this batch turns out invalid
+        // we close the connection and the answer goes nowhere.
+        let (behind_peer_tip, locator) = {
+            let chain = self.shared.chain();
+            let behind = self.sync.peer_tip.map(|t| t != last && !chain.contains(&t));
+            (behind, chain.locator())
+        };
+        if was_requested && behind_peer_tip.unwrap_or(full) {
+            let mut next = vec![last];
+            next.extend(locator.into_iter().filter(|h| *h != last));
+            next.truncate(MAX_LOCATOR_HASHES);
+            self.request_blocks(next)?;
+        }
+
+        // A batch that continues a pending weaker branch is judged together with it.
+        let pending = &mut self.sync.pending;
+        let continues = pending
+            .last()
+            .is_some_and(|p| p.hash == batch[0].previous_hash);
+        if !continues {
+            pending.clear();
+        }
+        pending.extend(batch);
+
+        let outcome = self.shared.chain().evaluate_branch(&self.sync.pending);
+        match outcome {
+            Ok(Outcome::Extended { height, tip, added }) => {
+                self.shared.log(format_args!(
+                    "[*] Accepted {added} blocks from {}, now at {height} {}",
+                    self.addr,
+                    tip.short()
+                ));
+                self.adopt_pending();
+            }
+            Ok(Outcome::Reorganized {
+                old_tip,
+                new_tip,
+                depth,
+                added,
+            }) => {
+                self.shared.log(format_args!(
+                    "[*] Reorganized to the chain of {}: {depth} blocks replaced by {added}, tip {} -> {}",
+                    self.addr,
+                    old_tip.short(),
+                    new_tip.short()
+                ));
+                self.adopt_pending();
+            }
+            Ok(Outcome::Known) => self.sync.pending.clear(),
+            Ok(Outcome::NotMoreWork { .. }) if self.sync.pending.len() > MAX_PENDING_BLOCKS => {
+                self.shared.log(format_args!(
+                    "[!] Dropped a branch of {} blocks from {}: still not more work than ours",
+                    self.sync.pending.len(),
+                    self.addr
+                ));
+                self.sync.pending.clear();
+            }
+            Ok(Outcome::NotMoreWork { .. }) => {}
+            // We moved since we asked (or the peer did); the next announcement restarts sync.
+            Err(ChainError::UnknownParent { .. }) => self.sync.pending.clear(),
+            Err(e) => {
+                self.sync.pending.clear();
+                return Err(Close::Violation(format!("invalid block: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The pending branch is now our chain: forget it and announce its tip.
+    fn adopt_pending(&mut self) {
+        let pending = std::mem::take(&mut self.sync.pending);
+        if let Some(tip) = pending.last() {
+            self.shared.new_tip(tip, Some(self.id));
+        }
+    }
+
+    fn on_peers(&mut self, addrs: Vec<String>) -> Handled {
+        if addrs.len() > MAX_PEER_ADDRESSES {
+            return Err(Close::Violation(format!(
+                "peers message with {} addresses, more than {MAX_PEER_ADDRESSES}",
+                addrs.len()
+            )));
+        }
+        // Only literal ip:port addresses: no name lookups on a peer's say-so.
+        let parsed: Vec<SocketAddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        self.shared.learn(parsed);
+        Ok(())
+    }
+}
+
+/// Encodes a `blocks` message that fits in one line. When 500 big blocks would pass the limit
+/// we send fewer, and the peer asks again for the rest; one block always fits, since its data
+/// is at most 64 KiB. This writes the same bytes as `Message::Blocks(..).encode()` (a test
+/// checks) from a borrowed slice, so trying a smaller batch copies nothing.
+fn encode_blocks_within_limit(blocks: &[Block]) -> Vec<u8> {
+    let mut count = blocks.len();
+    loop {
+        let mut line = br#"{"type":"blocks","payload":"#.to_vec();
+        serde_json::to_writer(&mut line, &blocks[..count]).expect("blocks always serialize");
+        line.extend_from_slice(b"}\n");
+        if line.len() <= MAX_LINE_BYTES || count <= 1 {
+            return line;
+        }
+        count = count.div_ceil(2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Network;
+
+    /// The hand-built `blocks` line is byte for byte what the `Message` enum would send, and
+    /// oversized batches are halved until they fit.
+    #[test]
+    fn blocks_line_matches_the_enum_and_fits() {
+        let blocks = vec![Network::Regtest.genesis(), Network::Main.genesis()];
+        assert_eq!(
+            encode_blocks_within_limit(&blocks),
+            Message::Blocks(blocks).encode()
+        );
+        let mut big = Network::Regtest.genesis();
+        big.data = vec!["\u{1}".repeat(60_000)]; // escapes to 6 bytes per char
+        let line = encode_blocks_within_limit(&vec![big; 40]);
+        assert!(line.len() <= MAX_LINE_BYTES);
+        let Ok(Message::Blocks(sent)) = Message::decode(&line[..line.len() - 1]) else {
+            panic!("not a blocks line")
+        };
+        assert_eq!(sent.len(), 10);
+    }
+}

@@ -1,0 +1,258 @@
+//! A classmate's buggy or hostile node, played on a raw socket. For each bad input the node
+//! answers `error` with a reason naming the problem, closes that connection, leaves its chain
+//! as it was, and goes on serving everyone else.
+
+mod common;
+
+use common::*;
+use peerchain::message::{GetBlocks, Message, Nonce, MAX_LINE_BYTES};
+use peerchain::{Hash, Network, Node};
+use std::io::Write;
+use std::time::Duration;
+
+/// A node with a short regtest chain, and what its chain looked like before the test.
+fn node() -> (Node, peerchain::node::ChainSummary) {
+    let node = start_with(config(), regtest_chain(2));
+    let before = node.summary();
+    (node, before)
+}
+
+/// The aftermath every bad-input test checks: chain unchanged, others still served.
+fn assert_unharmed(node: &Node, before: &peerchain::node::ChainSummary) {
+    assert_eq!(&node.summary(), before, "the chain must not change");
+    assert_still_served(node);
+}
+
+/// A line that is not JSON gets "malformed JSON".
+#[test]
+fn malformed_json() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000001");
+    peer.send_raw(b"{\"type\":\"ping\",\n");
+    assert!(peer.expect_error_and_close().starts_with("malformed JSON"));
+    assert_unharmed(&node, &before);
+}
+
+/// A `type` this protocol does not have is named in the reason.
+#[test]
+fn unknown_type() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000002");
+    peer.send_raw(b"{\"type\":\"gossip\",\"payload\":{}}\n");
+    assert_eq!(
+        peer.expect_error_and_close(),
+        "unknown message type \"gossip\""
+    );
+    assert_unharmed(&node, &before);
+}
+
+/// A known type with the wrong payload shape says which message was wrong.
+#[test]
+fn wrong_payload_shape() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000003");
+    peer.send_raw(b"{\"type\":\"get_blocks\",\"payload\":{\"locator\":42}}\n");
+    assert!(peer
+        .expect_error_and_close()
+        .starts_with("bad payload for get_blocks"));
+    assert_unharmed(&node, &before);
+}
+
+/// Anything before `hello` is refused.
+#[test]
+fn message_before_hello() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.send(&Message::Ping(Nonce { nonce: 1 }));
+    assert_eq!(
+        peer.expect_error_and_close(),
+        "expected hello first, got ping"
+    );
+    assert_unharmed(&node, &before);
+}
+
+/// A node of another network (main's genesis on a regtest node) is refused.
+#[test]
+fn wrong_genesis() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.hello(Network::Main.genesis().hash, "0000000000000004");
+    let reason = peer.expect_error_and_close();
+    assert!(reason.starts_with("wrong genesis 00000550a771"), "{reason}");
+    assert!(reason.contains("regtest"), "{reason}");
+    assert_unharmed(&node, &before);
+}
+
+/// A hello carrying the node's own id is a connection to itself.
+#[test]
+fn self_connection() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    let id = node.node_id().to_string();
+    peer.hello(Network::Regtest.genesis().hash, &id);
+    assert_eq!(
+        peer.expect_error_and_close(),
+        "self-connection: that node_id is our own"
+    );
+    assert!(node.peers().is_empty());
+    assert_unharmed(&node, &before);
+}
+
+/// A second connection from a node id already connected is refused; the first stays.
+#[test]
+fn duplicate_node_id() {
+    let (node, before) = node();
+    let mut first = RawPeer::connect(&node);
+    first.handshake("0000000000000005");
+    let mut second = RawPeer::connect(&node);
+    second.hello(Network::Regtest.genesis().hash, "0000000000000005");
+    assert_eq!(
+        second.expect_error_and_close(),
+        "already connected to node 0000000000000005"
+    );
+    first.send(&Message::Ping(Nonce { nonce: 9 }));
+    first.recv_until(|m| (m == Message::Pong(Nonce { nonce: 9 })).then_some(()));
+    assert_unharmed(&node, &before);
+}
+
+/// A line that reaches 4 MiB without a newline is refused at the limit.
+#[test]
+fn oversized_line() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000006");
+    let junk = vec![b'a'; MAX_LINE_BYTES + 10];
+    peer.send_raw(&junk);
+    assert_eq!(
+        peer.expect_error_and_close(),
+        format!("line longer than {MAX_LINE_BYTES} bytes")
+    );
+    assert_unharmed(&node, &before);
+}
+
+/// A block on our tip that breaks a rule is refused with that rule, and not appended.
+#[test]
+fn invalid_block() {
+    let (node, before) = node();
+    let mut next = {
+        let chain = node.chain();
+        let chain = chain.lock().unwrap();
+        let template = chain
+            .template(vec!["honest".into()], chain.tip().timestamp + T)
+            .unwrap();
+        peerchain::miner::mine_here(template)
+    };
+    next.data = vec!["forged".into()];
+    let next = peerchain::miner::mine_here(next);
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000007");
+    peer.send(&Message::Block(next));
+    let reason = peer.expect_error_and_close();
+    assert!(
+        reason.starts_with("invalid block: block 3: merkle_root"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("(rule 4)"), "{reason}");
+    assert_unharmed(&node, &before);
+}
+
+/// A locator longer than 101 hashes is refused.
+#[test]
+fn oversized_locator() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000008");
+    let locator = vec![Hash::ZERO; 102];
+    peer.send(&Message::GetBlocks(GetBlocks { locator, limit: 10 }));
+    assert_eq!(
+        peer.expect_error_and_close(),
+        "locator has 102 hashes, more than 101"
+    );
+    assert_unharmed(&node, &before);
+}
+
+/// Past the peer limit, a new connection is told "too many peers" and closed.
+#[test]
+fn too_many_peers() {
+    let mut small = config();
+    small.max_peers = 2;
+    let node = start_with(small, regtest_chain(2));
+    let mut a = RawPeer::connect(&node);
+    a.handshake("00000000000000a1");
+    let mut b = RawPeer::connect(&node);
+    b.handshake("00000000000000a2");
+    let mut c = RawPeer::connect(&node);
+    assert_eq!(c.expect_error_and_close(), "too many peers");
+    drop(a);
+    wait_for("a's slot to free up", || node.peers().len() == 1);
+    assert_still_served(&node);
+}
+
+/// A peer that never says hello is dropped after the handshake timeout, with a reason.
+#[test]
+fn handshake_timeout() {
+    let mut quick = config();
+    quick.handshake_timeout = Duration::from_millis(300);
+    let node = start_with(quick, regtest_chain(2));
+    let mut peer = RawPeer::connect(&node);
+    assert_eq!(peer.expect_error_and_close(), "no hello within 300 ms");
+    assert_still_served(&node);
+}
+
+/// A silent peer is pinged, and closed once it has been silent for the idle timeout.
+#[test]
+fn silent_peer_is_pinged_then_dropped() {
+    let mut quick = config();
+    quick.ping_interval = Duration::from_millis(100);
+    quick.idle_timeout = Duration::from_millis(400);
+    let node = start_with(quick, regtest_chain(2));
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000009");
+    peer.recv_until(|m| matches!(m, Message::Ping(_)).then_some(()));
+    while let Some(m) = peer.recv() {
+        assert!(
+            matches!(
+                m,
+                Message::Ping(_) | Message::LatestBlock | Message::GetPeers
+            ),
+            "{m:?}"
+        );
+    }
+    wait_for("the silent peer to leave the peer list", || {
+        node.peers().is_empty()
+    });
+}
+
+/// TCP is a stream: a message split across many tiny writes is read whole, and two
+/// messages in one write are read as two.
+#[test]
+fn split_and_joined_writes() {
+    let (node, _) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.stream.set_nodelay(true).unwrap();
+    let hello = Message::Hello(peerchain::message::Hello {
+        version: 1,
+        genesis: Network::Regtest.genesis().hash,
+        node_id: "000000000000000a".into(),
+        listen_port: None,
+    })
+    .encode();
+    for byte in hello.chunks(1) {
+        peer.stream.write_all(byte).unwrap();
+        peer.stream.flush().unwrap();
+    }
+    let mut two = Message::Ping(Nonce { nonce: 1 }).encode();
+    two.extend(Message::LatestBlock.encode());
+    for chunk in two.chunks(3) {
+        peer.stream.write_all(chunk).unwrap();
+    }
+    peer.recv_until(|m| (m == Message::Pong(Nonce { nonce: 1 })).then_some(()));
+    let tip = peer.recv_until(|m| match m {
+        Message::Block(b) => Some(b.hash),
+        _ => None,
+    });
+    assert_eq!(tip, node.summary().tip);
+}

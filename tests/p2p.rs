@@ -1,0 +1,152 @@
+//! Nodes talking over real sockets on 127.0.0.1: syncing, relaying, reorganizing, discovering.
+
+mod common;
+
+use common::*;
+use peerchain::miner::mine_blocks;
+use peerchain::{Blockchain, Network};
+
+/// The seed's demo: a node that joins later catches up with the one that mined.
+#[test]
+fn two_nodes_sync() {
+    let a = start_with(config(), regtest_chain(3));
+    let b = start(config());
+    b.connect(a.local_addr());
+    wait_for_tip(&b, a.summary().tip, "b to reach a's tip");
+    assert_eq!(b.summary().height, 3);
+    wait_for("both to list each other", || {
+        a.peers().len() == 1 && b.peers().len() == 1
+    });
+    assert_eq!(a.peers()[0].node_id, b.node_id());
+}
+
+/// A block mined at one end of a line of three reaches the other end through the middle.
+#[test]
+fn three_in_a_line_propagate_a_mined_block() {
+    let (a, b, c) = (start(config()), start(config()), start(config()));
+    b.connect(a.local_addr());
+    c.connect(b.local_addr());
+    wait_for("the line to form", || {
+        b.peers().len() == 2 && c.peers().len() == 1
+    });
+    let block = a.mine(vec!["from a".into()]).expect("mine");
+    wait_for_tip(&c, block.hash, "the block to reach c");
+    assert_eq!(c.block(1).unwrap(), block);
+    assert_eq!(a.peers().len(), 1, "a and c are not directly connected");
+    let back = c.mine(vec!["from c".into()]).expect("mine");
+    wait_for_tip(&a, back.hash, "c's block to reach a");
+}
+
+/// A late joiner catches up 2 000 blocks in four batches of 500, and no line it read came
+/// near the 4 MiB limit.
+#[test]
+fn late_joiner_catches_up_in_batches() {
+    let a = start_with(config(), regtest_chain(2_000));
+    let b = start(config());
+    b.connect(a.local_addr());
+    wait_for_tip(&b, a.summary().tip, "b to catch up 2000 blocks");
+    let stats = b.sync_stats();
+    assert_eq!(stats.blocks_received, 2_000);
+    assert_eq!(stats.batches_received, 4, "{stats:?}");
+    assert_eq!(stats.get_blocks_sent, 4, "{stats:?}");
+    assert!(
+        stats.largest_line > 100_000,
+        "batches are big lines: {stats:?}"
+    );
+    assert!(
+        stats.largest_line <= peerchain::message::MAX_LINE_BYTES,
+        "{stats:?}"
+    );
+}
+
+/// Two nodes that mined apart end on the chain with more work once they connect, whichever
+/// side dials.
+#[test]
+fn nodes_that_mined_apart_agree_on_most_work() {
+    let shared = regtest_chain(4);
+    let mut strong = shared.clone();
+    mine_blocks(&mut strong, 6, T, "strong");
+    let mut weak = shared.clone();
+    mine_blocks(&mut weak, 3, T, "weak");
+    let a = start_with(config(), weak);
+    let b = start_with(config(), strong.clone());
+    a.connect(b.local_addr());
+    wait_for_tip(&a, strong.tip().hash, "a to reorganize to b's chain");
+    assert_eq!(
+        b.summary().tip,
+        strong.tip().hash,
+        "b keeps its stronger chain"
+    );
+    assert_eq!(a.summary().total_work, strong.total_work());
+}
+
+/// A network split in two mines on both sides; when it heals, all four nodes end on the side
+/// with more work, the reorg travelling through a node that never saw the other side directly.
+#[test]
+fn a_partition_heals() {
+    let base = regtest_chain(5);
+    let (a, b) = (
+        start_with(config(), base.clone()),
+        start_with(config(), base.clone()),
+    );
+    let (c, d) = (
+        start_with(config(), base.clone()),
+        start_with(config(), base),
+    );
+    b.connect(a.local_addr());
+    d.connect(c.local_addr());
+    wait_for("both halves linked", || {
+        a.peers().len() == 1 && c.peers().len() == 1
+    });
+    for i in 0..2 {
+        a.mine(vec![format!("left {i}")]).unwrap();
+    }
+    let mut right_tip = None;
+    for i in 0..4 {
+        right_tip = Some(c.mine(vec![format!("right {i}")]).unwrap().hash);
+    }
+    let right_tip = right_tip.unwrap();
+    wait_for_tip(&d, right_tip, "d to follow c");
+    wait_for("b to follow a", || b.summary().height == 7);
+    b.connect(d.local_addr());
+    for node in [&a, &b, &c, &d] {
+        wait_for_tip(node, right_tip, "every node on the right's chain");
+    }
+    assert_eq!(a.summary().height, 9);
+}
+
+/// Discovery: C is told only about B, learns A from B's `peers`, and dials it.
+#[test]
+fn peers_are_discovered() {
+    let mut discovering = config();
+    discovering.target_outbound = 8;
+    let a = start(discovering.clone());
+    let b = start(discovering.clone());
+    let c = start(discovering);
+    b.connect(a.local_addr());
+    wait_for("a-b link", || a.peers().len() == 1);
+    c.connect(b.local_addr());
+    wait_for("everyone connected to everyone", || {
+        [&a, &b, &c].iter().all(|n| n.peers().len() == 2)
+    });
+    let listens: Vec<_> = c.peers().iter().filter_map(|p| p.listen_addr).collect();
+    assert!(listens.contains(&a.local_addr()), "c knows a: {listens:?}");
+}
+
+/// A node mines on the tip it learned from a peer, and the peer takes the block.
+#[test]
+fn mining_builds_on_the_synced_tip() {
+    let a = start(config());
+    let chain = {
+        let mut c = Blockchain::new(Network::Regtest);
+        mine_blocks(&mut c, 3, T, "peer");
+        c
+    };
+    let b = start_with(config(), chain.clone());
+    a.connect(b.local_addr());
+    wait_for_tip(&a, chain.tip().hash, "a to sync");
+    let block = a.mine(vec!["on top".into()]).unwrap();
+    assert_eq!(block.height, 4);
+    assert_eq!(block.previous_hash, chain.tip().hash);
+    wait_for_tip(&b, block.hash, "b to accept a's block");
+}
