@@ -150,3 +150,32 @@ fn mining_builds_on_the_synced_tip() {
     assert_eq!(block.previous_hash, chain.tip().hash);
     wait_for_tip(&b, block.hash, "b to accept a's block");
 }
+
+/// The console commands answer from the node's state, and explain bad input in one line.
+#[test]
+fn console_commands() {
+    use peerchain::console::{execute, Reply};
+    let node = start_with(config(), regtest_chain(2));
+    let text = |line: &str| match execute(&node, line) {
+        Reply::Text(t) => t,
+        Reply::Quit => panic!("{line} quit"),
+    };
+    let tip = node.summary().tip;
+    assert_eq!(
+        text("chain"),
+        format!("height 2, tip {tip}, total work 6, next difficulty 1")
+    );
+    assert!(text("block 2").contains(&format!("\"hash\":\"{tip}\"")));
+    assert_eq!(text("block 9"), "no block at height 9 (the tip is at 2)");
+    assert!(text("block two").starts_with("usage: block <height>"));
+    assert_eq!(text("peers"), "no peers");
+    assert!(text("mine a b").starts_with("mined block 3 "));
+    assert_eq!(node.block(3).unwrap().data, ["a b"]);
+    assert!(text("help").contains("connect <addr>"));
+    assert_eq!(
+        text("dance"),
+        "unknown command \"dance\"; type help for the list"
+    );
+    assert_eq!(text(""), "");
+    assert_eq!(execute(&node, "quit"), Reply::Quit);
+}
