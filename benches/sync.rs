@@ -4,12 +4,15 @@
 //!    largest line it read, and how many batches it took. Every block is fully validated.
 //!    The baseline, measured in the same run: validating the same blocks in memory, in batches
 //!    of 500, with no sockets and no JSON. The ratio says what the network path costs.
+//!    Then the same catch-up into a data directory (`--data-dir`), which syncs the file once
+//!    per batch; the goal is at most twice the in-memory time.
 //! 2. A line of 10 nodes: the median time for a block handed to the first node to reach the
 //!    last one (9 hops), over 25 blocks.
 //!
 //! All traffic stays on 127.0.0.1.
 
 use peerchain::miner::{mine_blocks, mine_here};
+use peerchain::store::Store;
 use peerchain::{Blockchain, Config, Network, Node};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -42,6 +45,18 @@ fn wait(mut done: impl FnMut() -> bool) -> bool {
     true
 }
 
+/// Connects `fresh` to `source` and waits until it holds `tip`: seconds and sync counters.
+fn catch_up(
+    source: &Node,
+    fresh: &Node,
+    tip: peerchain::Hash,
+) -> (f64, peerchain::node::SyncStats) {
+    let started = Instant::now();
+    fresh.connect(source.local_addr());
+    assert!(wait(|| fresh.summary().tip == tip), "sync did not finish");
+    (started.elapsed().as_secs_f64(), fresh.sync_stats())
+}
+
 fn main() {
     let built = Instant::now();
     let mut chain = Blockchain::new(Network::Regtest);
@@ -63,11 +78,7 @@ fn main() {
 
     let source = start(chain);
     let fresh = start(Blockchain::new(Network::Regtest));
-    let started = Instant::now();
-    fresh.connect(source.local_addr());
-    assert!(wait(|| fresh.summary().tip == tip), "sync did not finish");
-    let secs = started.elapsed().as_secs_f64();
-    let stats = fresh.sync_stats();
+    let (secs, stats) = catch_up(&source, &fresh, tip);
     println!(
         "sync: {SYNC_BLOCKS} blocks in {secs:.3} s = {:.0} blocks/s, largest line {} bytes, {} batches",
         SYNC_BLOCKS as f64 / secs,
@@ -79,7 +90,24 @@ fn main() {
         "sync/validation ratio: {:.2}",
         SYNC_BLOCKS as f64 / secs / baseline
     );
-    drop((source, fresh));
+    drop(fresh);
+
+    let dir = std::env::temp_dir().join(format!("peerchain-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (store, loaded) = Store::open(&dir, Network::Regtest).expect("open data dir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let kept = Node::start_with_store(listener, config(), store, loaded).expect("start");
+    let (kept_secs, _) = catch_up(&source, &kept, tip);
+    kept.shutdown();
+    let file = dir.join("regtest/blocks.jsonl");
+    let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "sync with --data-dir: {kept_secs:.3} s = {:.0} blocks/s, file {bytes} bytes",
+        SYNC_BLOCKS as f64 / kept_secs
+    );
+    println!("data-dir/in-memory time ratio: {:.2}", kept_secs / secs);
+    drop(source);
 
     let nodes: Vec<Node> = (0..LINE_NODES)
         .map(|_| start(Blockchain::new(Network::Regtest)))

@@ -3,6 +3,7 @@
 
 use crate::params::Network;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 
 /// What `--help` prints, and what a bad command line prints after its error.
 pub const USAGE: &str = "\
@@ -14,6 +15,8 @@ usage: peerchain <port> [peer ...] [options]
 options:
   --bind ADDR    address to listen on (default 127.0.0.1; 0.0.0.0 for a classroom LAN)
   --regtest      follow the regtest network (easy proof of work, for tests and demos)
+  --data-dir DIR keep the chain in DIR/<network>/blocks.jsonl across restarts
+                 (without it the chain is kept in memory only)
   --help         show this help
 
 example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8555";
@@ -29,6 +32,8 @@ pub struct Args {
     pub bind: IpAddr,
     /// Network to follow.
     pub network: Network,
+    /// Where to keep the chain, if anywhere.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -46,11 +51,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut positional = Vec::new();
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut network = Network::Main;
+    let mut data_dir = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--regtest" => network = Network::Regtest,
+            "--data-dir" => {
+                let value = args.next().ok_or("--data-dir needs a directory")?;
+                data_dir = Some(PathBuf::from(value));
+            }
             "--bind" => {
                 let value = args
                     .next()
@@ -77,6 +87,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         peers,
         bind,
         network,
+        data_dir,
     }))
 }
 
@@ -130,6 +141,13 @@ mod tests {
         assert!(parse_strs(&["8555", "--fast"])
             .unwrap_err()
             .contains("unknown option --fast"));
+        assert!(parse_strs(&["8555", "--data-dir"])
+            .unwrap_err()
+            .contains("needs a directory"));
+        let Command::Run(args) = parse_strs(&["8555", "--data-dir", "d"]).unwrap() else {
+            panic!("not a run")
+        };
+        assert_eq!(args.data_dir, Some(PathBuf::from("d")));
         assert!(parse_strs(&["8555", "host:"])
             .unwrap_err()
             .contains("host:port"));

@@ -23,6 +23,7 @@
 //! - [`connection`]: framing: whole messages in, whole lines out, bounded and with timeouts.
 //! - [`node`]: the TCP server and client in one: shared state, accept loop, dialing, relay.
 //! - [`peer`]: one connection's session: handshake, the dispatch `match`, catching up.
+//! - [`store`]: the data directory: the chain as JSON lines, crash-safe appends and rewrites.
 //! - [`console`]: the commands typed at a running node (`mine`, `chain`, `peers`, ...).
 //! - [`cli`]: the command line, parsed by hand.
 
@@ -40,6 +41,7 @@ pub mod node;
 pub mod params;
 pub mod peer;
 pub mod pow;
+pub mod store;
 
 pub use block::Block;
 pub use chain::{Blockchain, Outcome};

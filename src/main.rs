@@ -3,16 +3,25 @@
 
 use peerchain::cli::{self, Command, USAGE};
 use peerchain::console::{self, Reply};
+use peerchain::store::Store;
 use peerchain::{Config, Node};
 use std::io::BufRead;
 use std::net::TcpListener;
 use std::process::exit;
 
+/// Prints a line to stdout, ignoring a closed stdout (`peerchain 8555 | head` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() {
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return;
         }
         Err(msg) => usage_error(&msg),
@@ -23,6 +32,18 @@ fn main() {
         .map(|p| cli::resolve_peer(p).unwrap_or_else(|e| usage_error(&e)))
         .collect();
 
+    // Load the chain before listening: a damaged data directory stops the node here, with the
+    // file untouched, before any peer can see it.
+    let store = args
+        .data_dir
+        .as_ref()
+        .map(|dir| match Store::open(dir, args.network) {
+            Ok(opened) => opened,
+            Err(e) => {
+                eprintln!("peerchain: {e}");
+                exit(1);
+            }
+        });
     let listener = match TcpListener::bind((args.bind, args.port)) {
         Ok(listener) => listener,
         Err(e) => {
@@ -33,22 +54,37 @@ fn main() {
             exit(1);
         }
     };
-    let node = match Node::start(listener, Config::new(args.network)) {
-        Ok(node) => node,
-        Err(e) => {
-            eprintln!("peerchain: cannot start the node: {e}");
-            exit(1);
+    let config = Config::new(args.network);
+    let (started, kept) = match store {
+        Some((store, loaded)) => {
+            for warning in &loaded.warnings {
+                say!("[!] {warning}");
+            }
+            let kept = format!("chain kept in {}", store.blocks_path().display());
+            (
+                Node::start_with_store(listener, config, store, loaded),
+                kept,
+            )
         }
+        None => (
+            Node::start(listener, config),
+            "chain kept in memory; use --data-dir DIR to keep it".to_string(),
+        ),
     };
+    let node = started.unwrap_or_else(|e| {
+        eprintln!("peerchain: cannot start the node: {e}");
+        exit(1);
+    });
     let summary = node.summary();
-    println!(
-        "peerchain node {} on {}, listening on {}; chain height {} (chain kept in memory)",
+    say!(
+        "peerchain node {} on {}, listening on {}; chain height {}",
         node.node_id(),
         args.network,
         node.local_addr(),
         summary.height
     );
-    println!("type help for commands");
+    say!("{kept}");
+    say!("type help for commands");
     for peer in peers {
         node.connect(peer);
     }
@@ -57,7 +93,7 @@ fn main() {
         let Ok(line) = line else { break };
         match console::execute(&node, &line) {
             Reply::Text(text) if text.is_empty() => {}
-            Reply::Text(text) => println!("{text}"),
+            Reply::Text(text) => say!("{text}"),
             Reply::Quit => {
                 node.shutdown();
                 return;

@@ -23,6 +23,7 @@ use crate::message::{
     MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
 use crate::node::{lock, random_u64, Shared};
+use crate::store::Change;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -258,7 +259,11 @@ impl Session {
         match message {
             Message::Hello(_) => Err(Close::Violation("unexpected second hello".into())),
             Message::LatestBlock => {
-                let tip = self.shared.chain().tip().clone();
+                let (tip, seq) = {
+                    let chain = self.shared.chain();
+                    (chain.tip().clone(), self.shared.recorded())
+                };
+                self.shared.wait_durable(seq);
                 self.send(&Message::Block(tip))
             }
             Message::Block(block) => self.on_block(block),
@@ -284,21 +289,22 @@ impl Session {
             if chain.contains(&block.hash) {
                 None
             } else if block.previous_hash == chain.tip().hash {
-                Some(chain.append(block.clone()).map_err(Some))
+                let appended = chain.append(block.clone()).map_err(Some);
+                Some(appended.map(|()| self.shared.record(|| Change::Append(vec![block.clone()]))))
             } else {
                 Some(Err(None))
             }
         };
         match next {
             None => Ok(()),
-            Some(Ok(())) => {
+            Some(Ok(seq)) => {
                 self.shared.log(format_args!(
                     "[*] Accepted block {} {} from {}",
                     block.height,
                     block.hash.short(),
                     self.addr
                 ));
-                self.shared.new_tip(&block, Some(self.id));
+                self.shared.new_tip(&block, Some(self.id), seq);
                 Ok(())
             }
             Some(Err(Some(e))) => Err(Close::Violation(format!("invalid block: {e}"))),
@@ -333,13 +339,16 @@ impl Session {
             )));
         }
         let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
-        let blocks = self
-            .shared
-            .chain()
-            .blocks_after(&request.locator, limit)
-            .to_vec();
+        // Encoding under the lock is our "copy out": it makes the bytes straight from the
+        // chain's blocks, without cloning 500 of them first. The socket write comes after.
+        let (line, seq) = {
+            let chain = self.shared.chain();
+            let blocks = chain.blocks_after(&request.locator, limit);
+            (encode_blocks_within_limit(blocks), self.shared.recorded())
+        };
+        self.shared.wait_durable(seq);
         self.sender
-            .send_line(&encode_blocks_within_limit(&blocks))
+            .send_line(&line)
             .map_err(|e| Close::Quiet(format!("write failed: {e}")))
     }
 
@@ -390,7 +399,15 @@ impl Session {
         }
         pending.extend(batch);
 
-        let outcome = self.shared.chain().evaluate_branch(&self.sync.pending);
+        let (outcome, seq) = {
+            let mut chain = self.shared.chain();
+            let outcome = chain.evaluate_branch(&self.sync.pending);
+            let seq = match &outcome {
+                Ok(done) => self.shared.record_outcome(&chain, done),
+                Err(_) => 0,
+            };
+            (outcome, seq)
+        };
         match outcome {
             Ok(Outcome::Extended { height, tip, added }) => {
                 self.shared.log(format_args!(
@@ -398,7 +415,7 @@ impl Session {
                     self.addr,
                     tip.short()
                 ));
-                self.adopt_pending();
+                self.adopt_pending(seq);
             }
             Ok(Outcome::Reorganized {
                 old_tip,
@@ -412,7 +429,7 @@ impl Session {
                     old_tip.short(),
                     new_tip.short()
                 ));
-                self.adopt_pending();
+                self.adopt_pending(seq);
             }
             Ok(Outcome::Known) => self.sync.pending.clear(),
             Ok(Outcome::NotMoreWork { .. }) if self.sync.pending.len() > MAX_PENDING_BLOCKS => {
@@ -435,10 +452,10 @@ impl Session {
     }
 
     /// The pending branch is now our chain: forget it and announce its tip.
-    fn adopt_pending(&mut self) {
+    fn adopt_pending(&mut self, seq: u64) {
         let pending = std::mem::take(&mut self.sync.pending);
         if let Some(tip) = pending.last() {
-            self.shared.new_tip(tip, Some(self.id));
+            self.shared.new_tip(tip, Some(self.id), seq);
         }
     }
 

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::DEADLINE;
+use common::*;
+use peerchain::{store, Network};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -167,4 +168,158 @@ fn end_of_input_keeps_the_node_running() {
     b.expect_line("mined block 1");
     a.expect_line("Accepted block 1");
     assert!(a.child.try_wait().unwrap().is_none(), "a is still running");
+}
+
+/// Without `--data-dir` the node says the chain is in memory; with it, the chain survives a
+/// restart of the real binary.
+#[test]
+fn data_dir_keeps_the_chain_across_restarts() {
+    let memory = Process::spawn(&["0", "--regtest"]);
+    memory.expect_line("chain kept in memory; use --data-dir DIR to keep it");
+    let dir = TempDir::new();
+    let path = dir.0.to_str().unwrap();
+    let mut a = Process::spawn(&["0", "--regtest", "--data-dir", path]);
+    a.expect_line("chain kept in");
+    for i in 0..3 {
+        a.type_line(&format!("mine kept {i}"));
+        a.expect_line(&format!("mined block {}", i + 1));
+    }
+    a.type_line("quit");
+    assert!(a.child.wait().unwrap().success());
+    let b = Process::spawn(&["0", "--regtest", "--data-dir", path]);
+    b.expect_line("chain height 3");
+}
+
+/// A damaged data directory stops the node before it listens: exit code 1, one message with
+/// the file, line and rule, and the file byte for byte as it was.
+#[test]
+fn damaged_data_dir_exits_1_untouched() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(4));
+    let path = dir.blocks_file(Network::Regtest);
+    let damaged = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("\"main 3\"", "\"main Z\"", 1);
+    std::fs::write(&path, &damaged).unwrap();
+    let out = Command::new(BIN)
+        .args(["0", "--regtest", "--data-dir", dir.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("blocks.jsonl line 4: block 3: merkle_root"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(rule 4)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "it never started listening"
+    );
+}
+
+/// A torn last line is cut off with a warning and the node starts.
+#[test]
+fn torn_last_line_warns_and_starts() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(4));
+    let path = dir.blocks_file(Network::Regtest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let fragment = b"{\"version\":1,\"hei";
+    bytes.extend_from_slice(fragment);
+    std::fs::write(&path, &bytes).unwrap();
+    let a = Process::spawn(&["0", "--regtest", "--data-dir", dir.0.to_str().unwrap()]);
+    a.expect_line(&format!(
+        "line 6: dropped a torn last line ({} bytes) left by a crash",
+        fragment.len()
+    ));
+    a.expect_line("chain height 4");
+}
+
+/// A regtest data directory is never read as main: copied into main's place it is refused.
+#[test]
+fn regtest_data_is_not_main() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(2));
+    std::fs::create_dir_all(dir.0.join("main")).unwrap();
+    std::fs::copy(
+        dir.blocks_file(Network::Regtest),
+        dir.blocks_file(Network::Main),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["0", "--data-dir", dir.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not the main genesis"), "{stderr}");
+}
+
+/// Kill -9 while the node mines and accepts a stream of blocks, three times. Every restart
+/// loads without error, and nothing a peer received from the node is lost: the chain on disk
+/// holds the watching peer's tip, or one with more work.
+#[test]
+fn kill_9_loses_nothing_a_peer_saw() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = TempDir::new();
+    let path = dir.0.to_str().unwrap().to_string();
+    // The watcher only listens to the node; the feeder mines blocks that the node accepts.
+    let watcher = start(config());
+    let feeder = Arc::new(start(config()));
+    let (watch_port, feed_port) = (
+        watcher.local_addr().port().to_string(),
+        feeder.local_addr().port().to_string(),
+    );
+    for round in 0..3 {
+        let mut node = Process::spawn(&[
+            "0",
+            &watch_port,
+            &feed_port,
+            "--regtest",
+            "--data-dir",
+            &path,
+        ]);
+        node.expect_line("chain kept in");
+        wait_for("the node to reach both peers", || {
+            watcher.peers().len() == 1 && feeder.peers().len() == 1
+        });
+        let start_height = watcher.summary().height;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mining = {
+            let (feeder, stop) = (Arc::clone(&feeder), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let _ = feeder.mine(vec![format!("feed {round}-{i}")]);
+                    i += 1;
+                }
+            })
+        };
+        for i in 0..300 {
+            node.type_line(&format!("mine node {round}-{i}"));
+        }
+        wait_for("the watcher to see the node's blocks", || {
+            watcher.summary().height >= start_height + 15
+        });
+        node.child.kill().unwrap();
+        node.child.wait().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        mining.join().unwrap();
+        wait_for("the watcher to notice", || watcher.peers().is_empty());
+
+        let seen = watcher.summary();
+        let loaded = store::read(&dir.0, Network::Regtest).expect("loads after kill -9");
+        assert!(
+            loaded.chain.contains(&seen.tip) || loaded.chain.total_work() > seen.total_work,
+            "round {round}: the watcher has block {} ({}) but the disk holds height {} with less work",
+            seen.height,
+            seen.tip,
+            loaded.chain.height()
+        );
+        wait_for("the feeder to notice", || feeder.peers().is_empty());
+    }
 }

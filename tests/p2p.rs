@@ -179,3 +179,20 @@ fn console_commands() {
     assert_eq!(text(""), "");
     assert_eq!(execute(&node, "quit"), Reply::Quit);
 }
+
+/// Two nodes that dial each other at the same moment keep exactly one working link: both
+/// sides drop the same duplicate.
+#[test]
+fn simultaneous_dials_keep_one_link() {
+    for _ in 0..5 {
+        let (a, b) = (start(config()), start(config()));
+        a.connect(b.local_addr());
+        b.connect(a.local_addr());
+        wait_for("one link each", || {
+            a.peers().len() == 1 && b.peers().len() == 1
+        });
+        let block = a.mine(vec!["across".into()]).unwrap();
+        wait_for_tip(&b, block.hash, "the block to cross the surviving link");
+        assert_eq!((a.peers().len(), b.peers().len()), (1, 1));
+    }
+}

@@ -169,3 +169,45 @@ pub fn assert_still_served(node: &Node) {
     });
     assert_eq!(tip, node.summary().tip, "a fresh peer gets the node's tip");
 }
+
+/// A fresh directory under the system temp dir, removed on drop (std only: no `tempfile`).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!(
+            "peerchain-test-{}-{}-{nanos}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    /// `DIR/<network>/blocks.jsonl`.
+    pub fn blocks_file(&self, network: Network) -> std::path::PathBuf {
+        self.0.join(network.name()).join("blocks.jsonl")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes `chain` into `dir` as a node would have.
+pub fn write_store(dir: &TempDir, chain: &Blockchain) {
+    let (mut store, _) = peerchain::store::Store::open(&dir.0, chain.network()).unwrap();
+    let blocks = chain.blocks()[1..].to_vec();
+    store
+        .apply(&peerchain::store::Change::Append(blocks))
+        .unwrap();
+}

@@ -1,0 +1,366 @@
+//! Keeping the chain on disk: `DIR/<network>/blocks.jsonl`, one block per line, genesis first.
+//!
+//! # Format
+//!
+//! ```text
+//! DIR/main/blocks.jsonl      one block per line, in the wire's JSON form, genesis first
+//! DIR/main/peers.txt         one host:port per line: peers to dial again after a restart
+//! DIR/regtest/...            the same for regtest, so the two networks never mix
+//! ```
+//!
+//! The rules that make it crash-safe:
+//!
+//! - **Appending** writes the new lines and calls `sync_data` once per change (a sync batch of
+//!   500 blocks is one change), not once per block.
+//! - **A reorganization** writes the whole new chain to `blocks.jsonl.tmp` (copying the shared
+//!   prefix byte for byte), syncs it, renames it over `blocks.jsonl` and syncs the directory.
+//!   Rename is atomic, so a crash leaves the old file or the new one, never a mix.
+//! - **A crash mid-append** leaves at most a torn last line (no newline, or cut short). Loading
+//!   drops it with a warning: it was never synced, so no peer ever saw it (the node relays a
+//!   block only once it is on disk).
+//! - **Any other damage** stops the node with the file, line and rule, and the file is left
+//!   exactly as it was. We never overwrite what we could not read.
+//!
+//! Bitcoin Core stores raw blocks in `blk*.dat` files and keeps an index in LevelDB; a text
+//! file is slower and bigger but a student can open it, and `tail -f` shows blocks arriving.
+//!
+//! See `tutorial/12-persistence.md`.
+
+use crate::block::Block;
+use crate::chain::Blockchain;
+use crate::consensus::ChainError;
+use crate::hash::Hash;
+use crate::params::Network;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The chain file's name inside `DIR/<network>/`.
+pub const BLOCKS_FILE: &str = "blocks.jsonl";
+/// Where a rewrite is prepared before it is renamed over [`BLOCKS_FILE`].
+pub const TEMP_FILE: &str = "blocks.jsonl.tmp";
+/// The known peers file's name inside `DIR/<network>/`.
+pub const PEERS_FILE: &str = "peers.txt";
+
+/// Why the data directory could not be used. One enum for the storage layer.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file system refused.
+    Io { path: PathBuf, error: io::Error },
+    /// A line in the middle of the file is not a block.
+    NotABlock {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// The first line is not this network's genesis.
+    WrongGenesis {
+        path: PathBuf,
+        found: Hash,
+        network: Network,
+    },
+    /// A block breaks a consensus rule.
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        error: ChainError,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            StoreError::NotABlock { path, line, reason } => {
+                write!(f, "{} line {line}: not a block: {reason}", path.display())
+            }
+            StoreError::WrongGenesis { path, found, network } => write!(
+                f,
+                "{} line 1: genesis {found} is not the {network} genesis {} (a data directory of another network?)",
+                path.display(),
+                network.genesis().hash
+            ),
+            StoreError::Invalid { path, line, error } => {
+                write!(f, "{} line {line}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |error| StoreError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// A change to the active chain, in the order the chain made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// These blocks now extend the tip.
+    Append(Vec<Block>),
+    /// Everything above `fork_height` was replaced by `blocks`.
+    Reorg {
+        fork_height: u64,
+        blocks: Vec<Block>,
+    },
+}
+
+/// What reading a data directory found.
+pub struct Loaded {
+    /// The chain, every block validated.
+    pub chain: Blockchain,
+    /// Byte offset where each block's line starts, by height; the last entry is the end.
+    offsets: Vec<u64>,
+    /// Warnings to print (a dropped torn line, a removed unfinished rewrite).
+    pub warnings: Vec<String>,
+    /// Peers to dial again.
+    pub peers: Vec<SocketAddr>,
+    /// Bytes of `blocks.jsonl` that hold whole, valid lines.
+    valid_len: u64,
+    /// The file's length as found.
+    file_len: u64,
+}
+
+/// Reads and validates `DIR/<network>/` without changing anything on disk.
+pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
+    let net_dir = dir.join(network.name());
+    let path = net_dir.join(BLOCKS_FILE);
+    let mut warnings = Vec::new();
+    if net_dir.join(TEMP_FILE).exists() {
+        warnings.push(format!(
+            "{}: an unfinished rewrite was left by a crash; the chain in {BLOCKS_FILE} stands",
+            net_dir.join(TEMP_FILE).display()
+        ));
+    }
+    let peers = read_peers(&net_dir.join(PEERS_FILE));
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_error(&path)(e)),
+    };
+
+    let mut chain = Blockchain::new(network);
+    let mut offsets = vec![0u64];
+    let mut start = 0usize;
+    let mut line_no = 0usize;
+    while start < bytes.len() {
+        line_no += 1;
+        let newline = bytes[start..].iter().position(|&b| b == b'\n');
+        let end = newline.map_or(bytes.len(), |i| start + i);
+        let is_last = newline.is_none_or(|_| end + 1 == bytes.len());
+        let parsed = serde_json::from_slice::<Block>(&bytes[start..end]);
+        let block = match (parsed, newline) {
+            (Ok(block), Some(_)) => block,
+            // A last line without its newline, or that does not parse, is what a crash in the
+            // middle of an append leaves. Anything else is damage we must not paper over.
+            (_, None) | (Err(_), Some(_)) if is_last => {
+                warnings.push(format!(
+                    "{} line {line_no}: dropped a torn last line ({} bytes) left by a crash",
+                    path.display(),
+                    bytes.len() - start
+                ));
+                break;
+            }
+            (Err(e), _) => {
+                return Err(StoreError::NotABlock {
+                    path,
+                    line: line_no,
+                    reason: e.to_string(),
+                })
+            }
+            (Ok(_), None) => unreachable!("a line without newline is the last"),
+        };
+        if line_no == 1 {
+            if block != *chain.genesis() {
+                return Err(StoreError::WrongGenesis {
+                    path,
+                    found: block.hash,
+                    network,
+                });
+            }
+        } else {
+            // The same rules as the network path; only the clock rule is skipped, since our
+            // own old blocks are old.
+            chain
+                .append_checked(block, None)
+                .map_err(|error| StoreError::Invalid {
+                    path: path.clone(),
+                    line: line_no,
+                    error,
+                })?;
+        }
+        start = end + 1;
+        offsets.push(start as u64);
+    }
+    let valid_len = *offsets.last().expect("starts with 0");
+    if offsets.len() == 1 {
+        // Not even a whole genesis line: treat it as a new directory.
+        offsets.clear();
+    }
+    Ok(Loaded {
+        chain,
+        offsets,
+        warnings,
+        peers,
+        valid_len,
+        file_len: bytes.len() as u64,
+    })
+}
+
+fn read_peers(path: &Path) -> Vec<SocketAddr> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// An open data directory for one network: appends and rewrites `blocks.jsonl`.
+pub struct Store {
+    dir: PathBuf,
+    file: File,
+    /// Start offset of each block's line by height, plus the end of the file.
+    offsets: Vec<u64>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `DIR/<network>/`, validates the chain in it, drops a torn
+    /// last line, and returns the store with the loaded chain. On any other damage nothing on
+    /// disk is changed.
+    pub fn open(dir: &Path, network: Network) -> Result<(Store, Loaded), StoreError> {
+        let net_dir = dir.join(network.name());
+        fs::create_dir_all(&net_dir).map_err(io_error(&net_dir))?;
+        let mut loaded = read(dir, network)?;
+        let _ = fs::remove_file(net_dir.join(TEMP_FILE));
+        let path = net_dir.join(BLOCKS_FILE);
+        let mut store = Store {
+            file: OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_error(&path))?,
+            dir: net_dir,
+            offsets: std::mem::take(&mut loaded.offsets),
+        };
+        if store.offsets.is_empty() {
+            // A new (or empty) file: write genesis through a rewrite, so even this is atomic.
+            let genesis = loaded.chain.genesis().clone();
+            store.offsets = vec![0];
+            store
+                .rewrite(0, &[genesis], false)
+                .map_err(io_error(&path))?;
+        } else if loaded.valid_len < loaded.file_len {
+            store
+                .file
+                .set_len(loaded.valid_len)
+                .map_err(io_error(&path))?;
+            store.file.sync_data().map_err(io_error(&path))?;
+        }
+        Ok((store, loaded))
+    }
+
+    /// The path of the chain file.
+    pub fn blocks_path(&self) -> PathBuf {
+        self.dir.join(BLOCKS_FILE)
+    }
+
+    /// Writes a change and makes it durable.
+    pub fn apply(&mut self, change: &Change) -> io::Result<()> {
+        match change {
+            Change::Append(blocks) => self.append(blocks),
+            Change::Reorg {
+                fork_height,
+                blocks,
+            } => self.rewrite(*fork_height + 1, blocks, true),
+        }
+    }
+
+    /// Appends blocks and syncs once.
+    fn append(&mut self, blocks: &[Block]) -> io::Result<()> {
+        let base = *self.offsets.last().expect("genesis is stored");
+        let mut buf = Vec::new();
+        let mut ends = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            serde_json::to_writer(&mut buf, block).map_err(io::Error::other)?;
+            buf.push(b'\n');
+            ends.push(base + buf.len() as u64);
+        }
+        self.file.write_all(&buf)?;
+        self.file.sync_data()?;
+        self.offsets.extend(ends);
+        Ok(())
+    }
+
+    /// Replaces every line from height `keep` on with `blocks`: prepare the temporary file,
+    /// then rename it into place.
+    fn rewrite(&mut self, keep: u64, blocks: &[Block], copy_prefix: bool) -> io::Result<()> {
+        let new_offsets = self.prepare_rewrite(keep, blocks, copy_prefix)?;
+        self.commit_rewrite(new_offsets)
+    }
+
+    /// Step one of a rewrite: `blocks.jsonl.tmp` holds lines `0..keep` of the current file
+    /// followed by `blocks`, synced. Returns the offsets the file will have. Public so a test
+    /// can "crash" between the two steps.
+    pub fn prepare_rewrite(
+        &mut self,
+        keep: u64,
+        blocks: &[Block],
+        copy_prefix: bool,
+    ) -> io::Result<Vec<u64>> {
+        let temp_path = self.dir.join(TEMP_FILE);
+        let mut temp = File::create(&temp_path)?;
+        let keep = keep as usize;
+        let mut offsets: Vec<u64> = self.offsets[..=keep.min(self.offsets.len() - 1)].to_vec();
+        if copy_prefix && keep > 0 {
+            let prefix_len = offsets[keep];
+            let old = File::open(self.blocks_path())?;
+            let copied = io::copy(&mut old.take(prefix_len), &mut temp)?;
+            if copied != prefix_len {
+                return Err(io::Error::other(format!(
+                    "{BLOCKS_FILE} is shorter than its first {keep} blocks"
+                )));
+            }
+        }
+        let mut buf = Vec::new();
+        let base = *offsets.last().expect("non-empty");
+        for block in blocks {
+            serde_json::to_writer(&mut buf, block).map_err(io::Error::other)?;
+            buf.push(b'\n');
+            offsets.push(base + buf.len() as u64);
+        }
+        temp.write_all(&buf)?;
+        temp.sync_all()?;
+        Ok(offsets)
+    }
+
+    /// Step two: rename the temporary file over the chain file and sync the directory, so the
+    /// rename itself survives a crash.
+    pub fn commit_rewrite(&mut self, offsets: Vec<u64>) -> io::Result<()> {
+        let path = self.blocks_path();
+        fs::rename(self.dir.join(TEMP_FILE), &path)?;
+        File::open(&self.dir)?.sync_all()?;
+        self.file = OpenOptions::new().append(true).open(&path)?;
+        self.offsets = offsets;
+        Ok(())
+    }
+
+    /// Replaces `peers.txt` (through a temporary file, like the chain).
+    pub fn save_peers(&self, peers: &[SocketAddr]) -> io::Result<()> {
+        let temp = self.dir.join("peers.txt.tmp");
+        let mut text = String::new();
+        for peer in peers {
+            text.push_str(&peer.to_string());
+            text.push('\n');
+        }
+        let mut file = File::create(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temp, self.dir.join(PEERS_FILE))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! The data directory: the chain survives restarts, reorganizations are rewritten atomically,
+//! and damage is either repaired (a torn last line) or refused without touching the file.
+
+mod common;
+
+use common::*;
+use peerchain::miner::mine_blocks;
+use peerchain::store::{self, Change, Store, StoreError};
+use peerchain::{ChainError, Network, Node};
+use std::net::TcpListener;
+
+/// Starts a regtest node that keeps its chain in `dir`.
+fn start_kept(dir: &TempDir, mut config: peerchain::Config) -> Node {
+    config.network = Network::Regtest;
+    let (store, loaded) = Store::open(&dir.0, Network::Regtest).expect("open data dir");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    Node::start_with_store(listener, config, store, loaded).unwrap()
+}
+
+/// Blocks mined on a node are there, in order, after a restart.
+#[test]
+fn restart_keeps_the_chain() {
+    let dir = TempDir::new();
+    let node = start_kept(&dir, config());
+    for i in 0..5 {
+        node.mine(vec![format!("kept {i}")]).unwrap();
+    }
+    let before = node.summary();
+    node.shutdown();
+    let again = start_kept(&dir, config());
+    assert_eq!(again.summary(), before);
+    assert_eq!(again.block(3).unwrap().data, ["kept 2"]);
+    let text = std::fs::read_to_string(dir.blocks_file(Network::Regtest)).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        6,
+        "genesis and five blocks, one per line"
+    );
+    assert!(text.starts_with("{\"version\":1,\"height\":0,"));
+}
+
+/// A synced chain and a reorganization both reach the disk: a reload after switching to a
+/// peer's heavier branch finds the branch, not the old blocks.
+#[test]
+fn sync_and_reorg_are_written() {
+    let dir = TempDir::new();
+    let base = regtest_chain(3);
+    write_store(&dir, &base);
+    let mut mine = base.clone();
+    mine_blocks(&mut mine, 2, T, "ours");
+    let mut heavier = base.clone();
+    mine_blocks(&mut heavier, 600, T, "theirs");
+
+    let node = start_kept(&dir, config());
+    let ours = start_with(config(), mine.clone());
+    node.connect(ours.local_addr());
+    wait_for_tip(&node, mine.tip().hash, "node to take our 2 blocks");
+    let theirs = start_with(config(), heavier.clone());
+    node.connect(theirs.local_addr());
+    wait_for_tip(
+        &node,
+        heavier.tip().hash,
+        "node to reorganize to the heavier chain",
+    );
+    node.shutdown();
+
+    let loaded = store::read(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.blocks(), heavier.blocks());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+/// A crash after the temporary file is written but before the rename leaves the old chain,
+/// which loads (with a warning), and the leftover is cleaned up.
+#[test]
+fn interrupted_reorg_leaves_the_old_chain() {
+    let dir = TempDir::new();
+    let old = regtest_chain(6);
+    write_store(&dir, &old);
+    let mut branch = fork_at(&old, 2);
+    mine_blocks(&mut branch, 8, T, "branch");
+    {
+        let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
+        store.prepare_rewrite(3, &above(&branch, 2), true).unwrap();
+        // The process dies here: no rename.
+    }
+    assert!(dir.0.join("regtest/blocks.jsonl.tmp").exists());
+    let loaded = store::read(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.blocks(), old.blocks());
+    assert!(
+        loaded.warnings[0].contains("unfinished rewrite"),
+        "{:?}",
+        loaded.warnings
+    );
+    let (_, reopened) = Store::open(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(reopened.chain.tip(), old.tip());
+    assert!(!dir.0.join("regtest/blocks.jsonl.tmp").exists());
+}
+
+/// A completed rewrite keeps the shared prefix byte for byte and replaces the rest.
+#[test]
+fn completed_reorg_rewrite() {
+    let dir = TempDir::new();
+    let old = regtest_chain(6);
+    write_store(&dir, &old);
+    let mut branch = fork_at(&old, 2);
+    mine_blocks(&mut branch, 8, T, "branch");
+    let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
+    store
+        .apply(&Change::Reorg {
+            fork_height: 2,
+            blocks: above(&branch, 2),
+        })
+        .unwrap();
+    drop(store);
+    let loaded = store::read(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.blocks(), branch.blocks());
+}
+
+/// A block that breaks a rule in the middle of the file is refused with its line number and
+/// rule, and the file is left exactly as it was.
+#[test]
+fn damaged_middle_line_is_refused_untouched() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(5));
+    let path = dir.blocks_file(Network::Regtest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let damaged = text.replacen("\"main 2\"", "\"main X\"", 1);
+    std::fs::write(&path, &damaged).unwrap();
+    let err = Store::open(&dir.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    match &err {
+        StoreError::Invalid {
+            line: 3,
+            error: ChainError::BadMerkleRoot { height: 2, .. },
+            ..
+        } => {}
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("blocks.jsonl line 3: block 2: merkle_root"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        damaged,
+        "file untouched"
+    );
+
+    let garbage = text.replacen("{\"version\":1,\"height\":2,", "{\"versi", 1);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Store::open(&dir.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, StoreError::NotABlock { line: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        garbage,
+        "file untouched"
+    );
+}
+
+/// A torn last line, as a crash mid-append leaves, is cut off with a warning naming it.
+#[test]
+fn torn_last_line_is_truncated() {
+    let dir = TempDir::new();
+    let chain = regtest_chain(4);
+    write_store(&dir, &chain);
+    let path = dir.blocks_file(Network::Regtest);
+    let whole = std::fs::read(&path).unwrap();
+    let mut torn = whole.clone();
+    let fragment = b"{\"version\":1,\"height\":5,\"timest";
+    torn.extend_from_slice(fragment);
+    std::fs::write(&path, &torn).unwrap();
+    let (_, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.tip(), chain.tip());
+    assert_eq!(loaded.warnings.len(), 1);
+    let expected = format!(
+        "line 6: dropped a torn last line ({} bytes)",
+        fragment.len()
+    );
+    assert!(
+        loaded.warnings[0].contains(&expected),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        whole,
+        "cut back to the whole lines"
+    );
+}
+
+/// Each network has its own directory, and a chain file of one is never read as the other.
+#[test]
+fn networks_never_mix() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(3));
+    let (_, main) = Store::open(&dir.0, Network::Main).unwrap();
+    assert_eq!(main.chain.height(), 0, "main starts its own chain");
+    std::fs::copy(
+        dir.blocks_file(Network::Regtest),
+        dir.blocks_file(Network::Main),
+    )
+    .unwrap();
+    let err = Store::open(&dir.0, Network::Main).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongGenesis {
+                network: Network::Main,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("line 1: genesis 07dd9dfbb4a0"),
+        "{err}"
+    );
+}
+
+/// Peers that completed a handshake are remembered, and a restarted node dials them again.
+#[test]
+fn known_peers_are_redialed() {
+    let dir = TempDir::new();
+    let other = start(config());
+    let mut redial = config();
+    redial.target_outbound = 8;
+    let node = start_kept(&dir, redial.clone());
+    node.connect(other.local_addr());
+    wait_for("the handshake", || node.peers().len() == 1);
+    let peers_file = dir.0.join("regtest/peers.txt");
+    wait_for("peers.txt to name the peer", || {
+        std::fs::read_to_string(&peers_file)
+            .unwrap_or_default()
+            .contains(&other.local_addr().to_string())
+    });
+    node.shutdown();
+    wait_for("the peer to notice", || other.peers().is_empty());
+    let again = start_kept(&dir, redial);
+    wait_for("the restarted node to redial", || again.peers().len() == 1);
+    assert_eq!(again.peers()[0].node_id, other.node_id());
+}
