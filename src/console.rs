@@ -2,6 +2,7 @@
 //!
 //! [`execute`] turns one line into a reply, so the commands are tested without a terminal.
 
+use crate::block::Block;
 use crate::cli::resolve_peer;
 use crate::node::Node;
 
@@ -23,6 +24,24 @@ pub enum Reply {
     Text(String),
     /// Stop the node.
     Quit,
+}
+
+/// The block named by a command's one argument, a height; or the line to print instead.
+fn block_arg(node: &Node, command: &str, args: &[&str]) -> Result<Block, String> {
+    let [height] = args else {
+        return Err(format!("usage: {command} <height>"));
+    };
+    let Ok(height) = height.parse::<u64>() else {
+        return Err(format!(
+            "usage: {command} <height>, where height is a number, not {height:?}"
+        ));
+    };
+    node.block(height).ok_or_else(|| {
+        format!(
+            "no block at height {height} (the tip is at {})",
+            node.summary().height
+        )
+    })
 }
 
 /// Runs one console line against `node`.
@@ -54,20 +73,9 @@ pub fn execute(node: &Node, line: &str) -> Reply {
                 s.height, s.tip, s.total_work, s.next_difficulty
             )
         }
-        "block" => match rest.as_slice() {
-            [height] => match height.parse::<u64>() {
-                Ok(h) => match node.block(h) {
-                    Some(block) => serde_json::to_string(&block).expect("blocks serialize"),
-                    None => format!(
-                        "no block at height {h} (the tip is at {})",
-                        node.summary().height
-                    ),
-                },
-                Err(_) => {
-                    format!("usage: block <height>, where height is a number, not {height:?}")
-                }
-            },
-            _ => "usage: block <height>".to_string(),
+        "block" => match block_arg(node, "block", &rest) {
+            Ok(block) => serde_json::to_string(&block).expect("blocks serialize"),
+            Err(e) => e,
         },
         "peers" => {
             let peers = node.peers();
