@@ -1,0 +1,21 @@
+//! Exercise 01: a `header <height>` console command that prints the block's 96 header bytes
+//! in hex.
+
+mod common;
+
+use common::*;
+use peerchain::console::{execute, Reply};
+
+/// `header 0` prints the genesis header: version 1, height 0, the genesis time, and so on,
+/// 192 hex digits in all.
+#[test]
+fn header_command_prints_the_96_bytes() {
+    let node = start_with(config(), regtest_chain(1));
+    let Reply::Text(text) = execute(&node, "header 0") else { panic!("quit?") };
+    let genesis = node.block(0).unwrap();
+    assert_eq!(text, hex::encode(genesis.header_bytes()), "did you add a `header` arm to console::execute?");
+    assert_eq!(text.len(), 192);
+    assert!(text.starts_with("01000000"), "version 1, little-endian, comes first");
+    let Reply::Text(missing) = execute(&node, "header 7") else { panic!("quit?") };
+    assert_eq!(missing, "no block at height 7 (the tip is at 1)");
+}

@@ -1,0 +1,22 @@
+//! Exercise 03: the `mine` command reports the nonce the miner found.
+
+mod common;
+
+use common::*;
+use peerchain::console::{execute, Reply};
+
+/// After mining, the reply names the hash, the difficulty and the winning nonce.
+#[test]
+fn mine_reports_the_nonce() {
+    let node = start(config());
+    let Reply::Text(text) = execute(&node, "mine hello") else { panic!("quit?") };
+    let block = node.block(1).expect("a block was mined");
+    assert_eq!(
+        text,
+        format!(
+            "mined block 1 {} (difficulty {}, nonce {})",
+            block.hash, block.difficulty, block.nonce
+        ),
+        "change the reply of the `mine` arm in console::execute"
+    );
+}

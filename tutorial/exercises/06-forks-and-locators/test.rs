@@ -1,0 +1,14 @@
+//! Exercise 06: a `locator` console command that shows which heights our locator names.
+
+mod common;
+
+use common::*;
+use peerchain::console::{execute, Reply};
+
+/// Fifteen blocks: ten one by one, then gaps of 2 and 4, ending at genesis.
+#[test]
+fn locator_command_lists_heights() {
+    let node = start_with(config(), regtest_chain(15));
+    let Reply::Text(text) = execute(&node, "locator") else { panic!("quit?") };
+    assert_eq!(text, "locator heights: 15 14 13 12 11 10 9 8 7 6 4 0");
+}

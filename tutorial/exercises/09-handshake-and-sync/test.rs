@@ -1,0 +1,24 @@
+//! Exercise 09: a `sync` console command that shows how catching up went.
+
+mod common;
+
+use common::*;
+use peerchain::console::{execute, Reply};
+
+/// After catching up 30 blocks in one batch, `sync` reports the counters.
+#[test]
+fn sync_command_reports_counters() {
+    let a = start_with(config(), regtest_chain(30));
+    let b = start(config());
+    b.connect(a.local_addr());
+    wait_for_tip(&b, a.summary().tip, "b to catch up");
+    let stats = b.sync_stats();
+    let Reply::Text(text) = execute(&b, "sync") else { panic!("quit?") };
+    assert_eq!(
+        text,
+        format!(
+            "get_blocks sent 1, batches 1, blocks 30, largest line {} bytes",
+            stats.largest_line
+        )
+    );
+}

@@ -1,0 +1,57 @@
+//! Exercise 13: a `--max-peers N` option, so a teacher's node can take the whole class (or a
+//! student's laptop can take fewer).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peerchain");
+
+fn hello(id: &str) -> String {
+    let genesis = peerchain::Network::Regtest.genesis().hash;
+    format!(
+        "{{\"type\":\"hello\",\"payload\":{{\"version\":1,\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
+    )
+}
+
+/// With `--max-peers 1` the second connection is told "too many peers".
+#[test]
+fn max_peers_option() {
+    let mut child = Command::new(BIN)
+        .args(["0", "--regtest", "--max-peers", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let Some(addr) = first.split("listening on ").nth(1) else {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        panic!("the node did not start ({status}): did you add --max-peers to cli::parse?");
+    };
+    let addr = addr.split(';').next().unwrap().to_string();
+
+    let mut one = TcpStream::connect(&addr).unwrap();
+    one.write_all(hello("00000000000e1301").as_bytes()).unwrap();
+    one.write_all(b"{\"type\":\"ping\",\"payload\":{\"nonce\":1}}\n").unwrap();
+    let mut one_lines = BufReader::new(one.try_clone().unwrap());
+    loop {
+        let mut line = String::new();
+        one_lines.read_line(&mut line).unwrap();
+        if line.contains("\"pong\"") {
+            break;
+        }
+    }
+    let two = TcpStream::connect(&addr).unwrap();
+    let mut reply = String::new();
+    BufReader::new(two).read_line(&mut reply).unwrap();
+    assert_eq!(reply, "{\"type\":\"error\",\"payload\":{\"reason\":\"too many peers\"}}\n");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let bad = Command::new(BIN).args(["0", "--max-peers", "lots"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
