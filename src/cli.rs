@@ -1,5 +1,7 @@
 //! The command line: `peerchain <port> [peer ...] [options]`, parsed by hand (no `clap`: the
 //! design allows four crates, and this is twenty lines).
+//!
+//! See `tutorial/13-classroom-network.md`.
 
 use crate::params::Network;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};

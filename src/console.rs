@@ -1,6 +1,8 @@
 //! The console: commands typed at a running node, one per line on standard input.
 //!
 //! [`execute`] turns one line into a reply, so the commands are tested without a terminal.
+//!
+//! See `tutorial/07-client-and-server.md`.
 
 use crate::block::Block;
 use crate::cli::resolve_peer;

@@ -4,6 +4,8 @@
 //! written as exactly 64 lowercase hex digits, the digest bytes in order (no byte reversal, unlike
 //! Bitcoin's display convention). We accept only that canonical form, so one hash has one
 //! spelling and a peer cannot smuggle in odd variants.
+//!
+//! See `tutorial/01-blocks-and-hashes.md`.
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -1,7 +1,7 @@
 //! The node: one program that is both a TCP server and a TCP client.
 //!
 //! A `TcpListener` accepts on one thread; every connection, accepted or dialed, gets one thread
-//! of its own that runs a [`peer`](crate::peer) session. They share one [`Shared`] value: the
+//! of its own that runs a [`peer`](crate::peer) session. They share one `Shared` value: the
 //! chain as `Arc<Mutex<Blockchain>>`, the table of peers, and the node's settings.
 //!
 //! The lock discipline, which the whole node follows: take the chain lock, copy out what you

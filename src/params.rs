@@ -7,6 +7,9 @@
 //!
 //! Bitcoin retargets every 2016 blocks towards ten minutes; our numbers are small so that a
 //! student sees difficulty move within a minute of mining.
+//!
+//! See `tutorial/04-difficulty.md` and, for every number in one table,
+//! `tutorial/B-consensus-rules.md`.
 
 use crate::block::Block;
 use std::fmt;

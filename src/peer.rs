@@ -1,6 +1,6 @@
 //! One peer session: the handshake, then a loop that reads a message and answers it.
 //!
-//! Every connection, accepted or dialed, runs [`run`] on its own thread. The loop is the heart
+//! Every connection, accepted or dialed, runs `run` on its own thread. The loop is the heart
 //! of the node: a `match` on [`Message`] against the shared chain. Anything a peer does wrong
 //! ends the session with an `error` naming the problem; nothing a peer sends can panic the node
 //! or change the chain without passing full validation.
@@ -130,6 +130,9 @@ impl Session {
                 Ok(Some(message)) => {
                     self.last_heard = Instant::now();
                     self.handle(message)?;
+                }
+                Ok(None) if self.shared.stopping.load(Ordering::SeqCst) => {
+                    return Err(Close::Quiet("node shutting down".into()))
                 }
                 Ok(None) => return Err(Close::Quiet("peer closed the connection".into())),
                 Err(NetError::Timeout) => self.on_quiet()?,
