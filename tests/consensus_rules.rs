@@ -16,6 +16,18 @@ fn chain_and_next() -> (peerchain::Blockchain, Block) {
     (chain, next)
 }
 
+/// The same block with other data (and so another merkle root), not yet mined.
+fn with_data(b: &Block, data: Vec<String>) -> Block {
+    Block::new(
+        b.height,
+        b.timestamp,
+        b.previous_hash,
+        b.difficulty,
+        0,
+        data,
+    )
+}
+
 /// Appends `block`, expects the error, and checks the chain did not move.
 fn refused(chain: &mut peerchain::Blockchain, block: Block) -> ChainError {
     let (height, tip) = (chain.height(), chain.tip().hash);
@@ -154,14 +166,7 @@ fn rule4_merkle_root() {
 fn rule4_too_many_items() {
     let (mut chain, b) = chain_and_next();
     let data: Vec<String> = (0..257).map(|i| i.to_string()).collect();
-    let b = Block::new(
-        b.height,
-        b.timestamp,
-        b.previous_hash,
-        b.difficulty,
-        0,
-        data,
-    );
+    let b = with_data(&b, data);
     assert_eq!(
         refused(&mut chain, mine_here(b)),
         ChainError::TooManyItems {
@@ -177,14 +182,7 @@ fn rule4_too_many_items() {
 fn rule4_too_many_bytes() {
     let (mut chain, b) = chain_and_next();
     let data = vec!["x".repeat(65_537)];
-    let b = Block::new(
-        b.height,
-        b.timestamp,
-        b.previous_hash,
-        b.difficulty,
-        0,
-        data,
-    );
+    let b = with_data(&b, data);
     assert_eq!(
         refused(&mut chain, mine_here(b)),
         ChainError::TooManyBytes {

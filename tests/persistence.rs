@@ -69,15 +69,21 @@ fn sync_and_reorg_are_written() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
-/// A crash after the temporary file is written but before the rename leaves the old chain,
-/// which loads (with a warning), and the leftover is cleaned up.
-#[test]
-fn interrupted_reorg_leaves_the_old_chain() {
+/// A data directory holding a 6-block chain, and a heavier branch forking from it at height 2.
+fn stored_chain_and_branch() -> (TempDir, peerchain::Blockchain, peerchain::Blockchain) {
     let dir = TempDir::new();
     let old = regtest_chain(6);
     write_store(&dir, &old);
     let mut branch = fork_at(&old, 2);
     mine_blocks(&mut branch, 8, T, "branch");
+    (dir, old, branch)
+}
+
+/// A crash after the temporary file is written but before the rename leaves the old chain,
+/// which loads (with a warning), and the leftover is cleaned up.
+#[test]
+fn interrupted_reorg_leaves_the_old_chain() {
+    let (dir, old, branch) = stored_chain_and_branch();
     {
         let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
         store.prepare_rewrite(3, &above(&branch, 2), true).unwrap();
@@ -99,11 +105,8 @@ fn interrupted_reorg_leaves_the_old_chain() {
 /// A completed rewrite keeps the shared prefix byte for byte and replaces the rest.
 #[test]
 fn completed_reorg_rewrite() {
-    let dir = TempDir::new();
-    let old = regtest_chain(6);
-    write_store(&dir, &old);
-    let mut branch = fork_at(&old, 2);
-    mine_blocks(&mut branch, 8, T, "branch");
+    let (dir, old, branch) = stored_chain_and_branch();
+    let before = std::fs::read(dir.blocks_file(Network::Regtest)).unwrap();
     let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
     store
         .apply(&Change::Reorg {
@@ -112,8 +115,23 @@ fn completed_reorg_rewrite() {
         })
         .unwrap();
     drop(store);
+    let after = std::fs::read(dir.blocks_file(Network::Regtest)).unwrap();
+    // Lines 1-3 (heights 0-2) are shared: the same bytes, copied, not re-encoded.
+    let prefix = before
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(2)
+        .unwrap()
+        .0
+        + 1;
+    assert_eq!(after[..prefix], before[..prefix]);
     let loaded = store::read(&dir.0, Network::Regtest).unwrap();
     assert_eq!(loaded.chain.blocks(), branch.blocks());
+    assert!(
+        !loaded.chain.contains(&old.tip().hash),
+        "the old tip is gone"
+    );
 }
 
 /// A block that breaks a rule in the middle of the file is refused with its line number and
