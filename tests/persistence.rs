@@ -240,6 +240,26 @@ fn networks_never_mix() {
         err.to_string().contains("line 1: genesis 07dd9dfbb4a0"),
         "{err}"
     );
+    // And the other way: main's file in regtest's place.
+    let other = TempDir::new();
+    Store::open(&other.0, Network::Main).unwrap();
+    std::fs::create_dir_all(other.0.join("regtest")).unwrap();
+    std::fs::copy(
+        other.blocks_file(Network::Main),
+        other.blocks_file(Network::Regtest),
+    )
+    .unwrap();
+    let err = Store::open(&other.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("line 1: genesis 00000550a771"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("is not the regtest genesis"),
+        "{err}"
+    );
 }
 
 /// Peers that completed a handshake are remembered, and a restarted node dials them again.
