@@ -90,6 +90,21 @@ impl Drop for Process {
     }
 }
 
+/// Runs the binary with `args`, expects exit code 1 and exactly one line on stderr (a fatal
+/// error is one clear line), and returns stderr and stdout.
+fn fails_with_one_line_and_output(args: &[&str]) -> (String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "args {args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    (stderr, String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// As [`fails_with_one_line_and_output`], returning stderr only.
+fn fails_with_one_line(args: &[&str]) -> String {
+    fails_with_one_line_and_output(args).0
+}
+
 /// Bad arguments print the usage on stderr and exit with code 2.
 #[test]
 fn bad_arguments_exit_2_with_usage() {
@@ -118,13 +133,7 @@ fn bad_arguments_exit_2_with_usage() {
 fn port_in_use_exits_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = Command::new(BIN)
-        .args([&port, "--regtest"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = fails_with_one_line(&[&port, "--regtest"]);
     assert!(
         stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{stderr}"
@@ -201,23 +210,15 @@ fn damaged_data_dir_exits_1_untouched() {
         .unwrap()
         .replacen("\"main 3\"", "\"main Z\"", 1);
     std::fs::write(&path, &damaged).unwrap();
-    let out = Command::new(BIN)
-        .args(["0", "--regtest", "--data-dir", dir.0.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (stderr, stdout) =
+        fails_with_one_line_and_output(&["0", "--regtest", "--data-dir", dir.0.to_str().unwrap()]);
     assert!(
         stderr.contains("blocks.jsonl line 4: block 3: merkle_root"),
         "{stderr}"
     );
     assert!(stderr.contains("(rule 4)"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).is_empty(),
-        "it never started listening"
-    );
+    assert!(stdout.is_empty(), "it never started listening");
 }
 
 /// A torn last line is cut off with a warning and the node starts.
@@ -249,12 +250,7 @@ fn regtest_data_is_not_main() {
         dir.blocks_file(Network::Main),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["0", "--data-dir", dir.0.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = fails_with_one_line(&["0", "--data-dir", dir.0.to_str().unwrap()]);
     assert!(stderr.contains("is not the main genesis"), "{stderr}");
 }
 
