@@ -11,8 +11,8 @@
 //!
 //! All traffic stays on 127.0.0.1.
 
-use peerchain::miner::{mine_blocks, mine_here};
 use peerchain::store::Store;
+use peerchain::testing::{mine_blocks, mine_here};
 use peerchain::{Blockchain, Config, Network, Node};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -124,15 +124,12 @@ fn main() {
     let (first, last) = (&nodes[0], &nodes[LINE_NODES - 1]);
     let mut times = Vec::new();
     for _ in 0..LINE_ROUNDS {
-        let block = {
-            let chain = first.chain();
-            let chain = chain.lock().unwrap();
-            mine_here(
-                chain
-                    .template(vec!["relay".into()], chain.tip().timestamp + 1_000)
-                    .unwrap(),
-            )
-        };
+        let template = first.with_chain(|chain| {
+            chain
+                .template(vec!["relay".into()], chain.tip().timestamp + 1_000)
+                .unwrap()
+        });
+        let block = mine_here(template);
         let hash = block.hash;
         let sent = Instant::now();
         first.submit_block(block).expect("valid block");

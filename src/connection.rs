@@ -1,31 +1,54 @@
 //! A connection: one TCP socket, read as whole messages and written as whole lines.
 //!
-//! Framing lives here and nowhere else. [`Connection::read_message`] returns `Ok(Some(msg))`
-//! for each complete line, `Ok(None)` when the peer closed cleanly between messages, and an
-//! error otherwise. A line that reaches [`MAX_LINE_BYTES`] without a newline is refused at that
-//! point: we never buffer more than the limit, however much the peer sends.
+//! [`open`] splits a socket into its two halves:
+//!
+//! - a [`MessageReader`], owned by the connection's session thread. Framing lives here and
+//!   nowhere else: [`MessageReader::read_message`] returns `Ok(Some(msg))` for each complete
+//!   line, `Ok(None)` when the peer closed cleanly between messages, and an error otherwise. A
+//!   line that reaches [`MAX_LINE_BYTES`] without a newline is refused at that point: we never
+//!   buffer more than the limit, however much the peer sends.
+//! - a [`MessageWriter`], shared by every thread that sends to this peer. Sending only puts the
+//!   line in the peer's own queue, bounded by [`MAX_QUEUED_BYTES`], and returns at once; the
+//!   connection's writer thread takes lines from the queue and writes them to the socket.
 //!
 //! Reading is done by hand over `BufReader::fill_buf` rather than `read_line` for two reasons:
 //! a read timeout can fire in the middle of a line, and the bytes we already have must survive
 //! it; and a peer that dribbles one byte at a time must still hit a deadline, which a blocking
 //! `read_line` would never notice.
 //!
-//! Writing goes through a [`Sender`], which other threads share to relay blocks. The socket has
-//! a write timeout, so a peer that stops reading costs us at most that long, once: a failed
-//! write shuts the socket down and its reader thread ends.
+//! Why a queue and a writer thread per peer: a peer that stops reading, or reads 64 KiB every
+//! five seconds, must not slow anyone else down. When relaying wrote to each peer in turn, on
+//! the thread that accepted or mined the block, one such peer held a new block back from every
+//! honest peer for 18–29 s, and held up `mine` as long (a socket write timeout restarts with
+//! every partial write, so it did not help). Now the slow peer's lines pile up in its own queue,
+//! and its writer thread gives up on it when either
 //!
-//! See `tutorial/08-messages-and-framing.md`.
+//! - the queue would pass [`MAX_QUEUED_BYTES`] (a peer that asks faster than it reads), or
+//! - one line is not fully written within the write timeout: a deadline for the whole line,
+//!   not for each `write` call.
+//!
+//! Either way the socket is shut down, the session's reader sees the end, and the session logs
+//! why. Bitcoin Core does much the same with a send buffer per peer (`-maxsendbuffer`) and a
+//! timeout on sends that make no progress.
+//!
+//! See `tutorial/08-messages-and-framing.md` and `tutorial/11-defending-the-node.md`.
 
 use crate::message::{ErrorReason, Message, MAX_LINE_BYTES};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// Read buffer size. Sync moves megabytes of blocks; a bigger buffer means fewer syscalls.
 /// A production node would tune this, or read straight into a message buffer.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The most bytes waiting in one peer's send queue: two full-size lines (an honest peer that
+/// syncs from us has at most two `get_blocks` answered and unread) and room for relays.
+pub const MAX_QUEUED_BYTES: usize = 2 * MAX_LINE_BYTES + (1 << 20);
 
 /// Why a connection could not yield a message. One enum for the network layer.
 #[derive(Debug)]
@@ -70,8 +93,73 @@ impl From<io::Error> for NetError {
     }
 }
 
+/// Why a line could not be queued for a peer, or why its writer gave up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The queue would pass [`MAX_QUEUED_BYTES`].
+    QueueFull { queued: usize, line: usize },
+    /// A line was not fully written within the write timeout.
+    WriteTimedOut { bytes: usize, timeout_ms: u128 },
+    /// The socket failed while writing.
+    WriteFailed(String),
+    /// The connection is closing or closed.
+    Closed,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::QueueFull { queued, line } => write!(
+                f,
+                "send queue full: {queued} bytes waiting, {line} more would pass the limit of {MAX_QUEUED_BYTES}"
+            ),
+            SendError::WriteTimedOut { bytes, timeout_ms } => write!(
+                f,
+                "a {bytes}-byte message was not written within {timeout_ms} ms"
+            ),
+            SendError::WriteFailed(e) => write!(f, "write failed: {e}"),
+            SendError::Closed => write!(f, "connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Splits `stream` into its reading half and its writing half, and starts the writer thread.
+/// A line that takes longer than `write_timeout` to write closes the connection.
+pub fn open(
+    stream: TcpStream,
+    write_timeout: Duration,
+) -> io::Result<(MessageReader, Arc<MessageWriter>)> {
+    // Every message leaves in one piece, so Nagle's algorithm has nothing to merge; it would
+    // only hold a small message back waiting for an ACK (up to 40 ms on Linux).
+    stream.set_nodelay(true)?;
+    let addr = stream.peer_addr()?;
+    let control = stream.try_clone()?;
+    let out = stream.try_clone()?;
+    let queue = Arc::new(Queue {
+        state: Mutex::new(QueueState {
+            lines: VecDeque::new(),
+            bytes: 0,
+            phase: Phase::Open,
+        }),
+        ready: Condvar::new(),
+    });
+    let thread_queue = Arc::clone(&queue);
+    let thread = thread::Builder::new()
+        .name(format!("writer {addr}"))
+        .spawn(move || write_loop(&thread_queue, out, write_timeout))?;
+    let writer = MessageWriter {
+        queue,
+        control,
+        addr,
+        thread: Mutex::new(Some(thread)),
+    };
+    Ok((MessageReader::new(stream), Arc::new(writer)))
+}
+
 /// The reading half of a peer's socket.
-pub struct Connection {
+pub struct MessageReader {
     reader: BufReader<TcpStream>,
     /// The line read so far (without its newline); kept across timeouts.
     line: Vec<u8>,
@@ -81,10 +169,10 @@ pub struct Connection {
     pub largest_line: usize,
 }
 
-impl Connection {
-    /// Wraps `stream` for reading. Clone the stream first to keep a writing half.
+impl MessageReader {
+    /// Wraps `stream` for reading only (a connection refused before it starts needs no writer).
     pub fn new(stream: TcpStream) -> Self {
-        Connection {
+        MessageReader {
             reader: BufReader::with_capacity(READ_BUFFER_BYTES, stream),
             line: Vec::new(),
             deadline: None,
@@ -158,62 +246,204 @@ impl Connection {
     }
 }
 
-/// The writing half of a peer's socket, shared by every thread that sends to this peer.
-pub struct Sender {
-    stream: Mutex<TcpStream>,
-    /// A second handle on the same socket, so `close` never waits behind a stuck writer.
+/// Where a connection's writing stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Taking lines.
+    Open,
+    /// Write what is queued, then shut down our sending side (after an `error`).
+    Finishing,
+    /// Done; the reason, if it ended by failure.
+    Closed(Option<SendError>),
+}
+
+struct QueueState {
+    lines: VecDeque<Arc<[u8]>>,
+    /// The bytes in `lines`.
+    bytes: usize,
+    phase: Phase,
+}
+
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when a line is queued or the phase changes.
+    ready: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Nothing under this lock can panic; recover the data rather than spread a poison.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The writing half of a peer's socket: a bounded queue in front of the connection's writer
+/// thread. Shared (`Arc`) by every thread that sends to this peer; no method ever waits for
+/// the network.
+pub struct MessageWriter {
+    queue: Arc<Queue>,
+    /// A handle on the same socket, so `close` never waits behind the writer thread.
     control: TcpStream,
     /// The peer's address, for log lines.
     pub addr: SocketAddr,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Sender {
-    /// Wraps a clone of the peer's socket, with a write timeout so a stuck peer cannot hold a
-    /// sending thread for longer than `write_timeout`.
-    pub fn new(stream: TcpStream, write_timeout: Duration) -> io::Result<Self> {
-        stream.set_write_timeout(Some(write_timeout))?;
-        // Every message leaves in one `write_all`, so Nagle's algorithm has nothing to merge;
-        // it would only hold a small message back waiting for an ACK (up to 40 ms on Linux).
-        stream.set_nodelay(true)?;
-        let addr = stream.peer_addr()?;
-        let control = stream.try_clone()?;
-        Ok(Sender {
-            stream: Mutex::new(stream),
-            control,
-            addr,
-        })
+impl MessageWriter {
+    /// Queues one message.
+    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+        self.send_line(message.encode().into())
     }
 
-    /// Sends one message.
-    pub fn send(&self, message: &Message) -> io::Result<()> {
-        self.send_line(&message.encode())
-    }
-
-    /// Sends an already encoded line (so a relay encodes once for every peer). If the write
-    /// fails or times out, the socket is shut down: a half-written line cannot be taken back,
-    /// so the connection is useless anyway, and its reader thread will see the end.
-    pub fn send_line(&self, line: &[u8]) -> io::Result<()> {
-        // A poisoned lock only means another sender panicked mid-write; the socket is still a
-        // socket, and `shutdown` below handles a broken one.
-        let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
-        let result = stream.write_all(line);
-        if result.is_err() {
-            self.close();
+    /// Queues an already encoded line; a relay encodes once and shares the bytes with every
+    /// peer. If the queue would pass its limit the connection is closed: the peer is not
+    /// reading, and waiting for it would make the sender as slow as the peer.
+    pub fn send_line(&self, line: Arc<[u8]>) -> Result<(), SendError> {
+        let mut state = self.queue.lock();
+        if let Phase::Closed(failure) = &state.phase {
+            return Err(failure.clone().unwrap_or(SendError::Closed));
         }
-        result
+        if state.phase != Phase::Open {
+            return Err(SendError::Closed);
+        }
+        if state.bytes + line.len() > MAX_QUEUED_BYTES {
+            let full = SendError::QueueFull {
+                queued: state.bytes,
+                line: line.len(),
+            };
+            state.phase = Phase::Closed(Some(full.clone()));
+            drop(state);
+            self.shut(Shutdown::Both);
+            return Err(full);
+        }
+        state.bytes += line.len();
+        state.lines.push_back(line);
+        drop(state);
+        self.queue.ready.notify_one();
+        Ok(())
     }
 
-    /// Sends `error` with `reason` and shuts down our sending side. The reader should then
-    /// [`drain`](Connection::drain) before dropping the socket.
+    /// Queues `error` with `reason`, then lets the writer thread send what is queued and shut
+    /// down our sending side. The reader should then [`drain`](MessageReader::drain) before
+    /// the connection is closed.
     pub fn send_error(&self, reason: &str) {
         let _ = self.send(&Message::Error(ErrorReason {
             reason: reason.to_string(),
         }));
-        let _ = self.control.shutdown(Shutdown::Write);
+        let mut state = self.queue.lock();
+        if state.phase == Phase::Open {
+            state.phase = Phase::Finishing;
+        }
+        drop(state);
+        self.queue.ready.notify_one();
     }
 
-    /// Closes both directions, which wakes the peer's reader thread with end-of-stream.
+    /// Closes both directions at once, dropping whatever is queued. This wakes the session's
+    /// reader with the end of the stream, and the writer thread if it is stuck in a write.
     pub fn close(&self) {
-        let _ = self.control.shutdown(Shutdown::Both);
+        let mut state = self.queue.lock();
+        if !matches!(state.phase, Phase::Closed(_)) {
+            state.phase = Phase::Closed(None);
+        }
+        state.lines.clear();
+        state.bytes = 0;
+        drop(state);
+        self.queue.ready.notify_one();
+        self.shut(Shutdown::Both);
     }
+
+    /// Closes the connection and waits for its writer thread to end (quick: a closed socket
+    /// fails any write in progress).
+    pub fn close_and_join(&self) {
+        self.close();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    /// Why the writer gave up on this peer, if it did.
+    pub fn failure(&self) -> Option<SendError> {
+        match &self.queue.lock().phase {
+            Phase::Closed(failure) => failure.clone(),
+            _ => None,
+        }
+    }
+
+    /// Bytes waiting to be written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.lock().bytes
+    }
+
+    fn shut(&self, how: Shutdown) {
+        let _ = self.control.shutdown(how);
+    }
+}
+
+/// The writer thread: one line at a time from the queue to the socket, each within its
+/// deadline. Ends when the connection closes, or after `Finishing` has sent the last line.
+fn write_loop(queue: &Queue, mut stream: TcpStream, timeout: Duration) {
+    loop {
+        let line = {
+            let mut state = queue.lock();
+            loop {
+                if matches!(state.phase, Phase::Closed(_)) {
+                    return;
+                }
+                if let Some(line) = state.lines.pop_front() {
+                    break line;
+                }
+                if state.phase == Phase::Finishing {
+                    state.phase = Phase::Closed(None);
+                    drop(state);
+                    let _ = stream.shutdown(Shutdown::Write);
+                    return;
+                }
+                state = queue.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = write_within(&mut stream, &line, Instant::now() + timeout);
+        let mut state = queue.lock();
+        state.bytes -= line.len().min(state.bytes);
+        if let Err(e) = result {
+            if !matches!(state.phase, Phase::Closed(_)) {
+                let failure = match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                        SendError::WriteTimedOut {
+                            bytes: line.len(),
+                            timeout_ms: timeout.as_millis(),
+                        }
+                    }
+                    _ => SendError::WriteFailed(e.to_string()),
+                };
+                state.phase = Phase::Closed(Some(failure));
+            }
+            state.lines.clear();
+            state.bytes = 0;
+            drop(state);
+            // Wakes the session's reader, which then ends the session and logs the failure.
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Writes all of `buf` before `deadline`. The socket's write timeout is set to the time left
+/// before each `write`, so a peer that takes a few bytes now and then still runs out of time.
+fn write_within(stream: &mut TcpStream, buf: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut written = 0;
+    while written < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&buf[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -17,36 +17,59 @@
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
 //! - [`miner`]: nonce search on every core, with a stop flag.
 //!
-//! The network, on top:
+//! Keeping it, beside the chain:
 //!
+//! - [`store`]: the data directory: the chain as JSON lines, crash-safe appends and rewrites,
+//!   and the disk writer thread that applies the node's changes in order.
+//!
+//! The network, on top. Data flows one way, from the socket down to the chain:
+//! listener → connection → message → session → node state → chain.
+//!
+//! - [`node`]: the TCP server and client in one: the accept loop, dialing, the maintenance
+//!   tick, mining, shutdown. The only module that starts threads for peers.
+//! - [`connection`]: one socket split in two: whole messages in; whole lines out through a
+//!   bounded queue and a writer thread of its own.
 //! - [`message`]: the wire protocol, one JSON object per line, and the `Message` enum.
-//! - [`connection`]: framing: whole messages in, whole lines out, bounded and with timeouts.
-//! - [`node`]: the TCP server and client in one: shared state, accept loop, dialing, relay.
-//! - [`peer`]: one connection's session: handshake, the dispatch `match`, catching up.
-//! - [`store`]: the data directory: the chain as JSON lines, crash-safe appends and rewrites.
+//! - [`session`]: one connection's life: handshake, the dispatch `match`, catching up.
+//! - [`state`]: what the threads share, in small parts with one job each:
+//!   - [`chain_state`]: the `Arc<Mutex<Blockchain>>`, with the disk record and the miner's stop
+//!     flag that must change with it;
+//!   - [`peer_table`]: connections, handshake slots, duplicates, eviction, relay targets;
+//!   - [`address_book`]: known addresses, back-off and forgetting;
+//!   - [`log`]: log lines through a bounded queue to one logger thread.
+//! - [`config`]: a node's settings and their defaults.
 //! - [`console`]: the commands typed at a running node (`mine`, `chain`, `peers`, ...).
 //! - [`cli`]: the command line, parsed by hand.
 
+pub mod address_book;
 pub mod block;
 pub mod chain;
+pub mod chain_state;
 pub mod cli;
+pub mod config;
 pub mod connection;
 pub mod consensus;
 pub mod console;
 pub mod hash;
+pub mod log;
 pub mod merkle;
 pub mod message;
 pub mod miner;
 pub mod node;
 pub mod params;
-pub mod peer;
+pub mod peer_table;
 pub mod pow;
+pub mod session;
+pub mod state;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 
 pub use block::Block;
 pub use chain::{Blockchain, Outcome};
+pub use config::Config;
 pub use consensus::ChainError;
 pub use hash::Hash;
 pub use message::Message;
-pub use node::{Config, Node};
+pub use node::Node;
 pub use params::Network;

@@ -16,7 +16,6 @@
 //! See `tutorial/03-proof-of-work.md`.
 
 use crate::block::{Block, HEADER_LEN};
-use crate::chain::Blockchain;
 use crate::hash::Hash;
 use crate::pow::meets_difficulty;
 use sha2::{Digest, Sha256};
@@ -132,35 +131,6 @@ pub fn mine_with_threads(mut template: Block, threads: usize, stop: &AtomicBool)
     Some(template)
 }
 
-/// Mines `template` on the calling thread with no way to stop: for tests, benchmarks and
-/// low difficulties, where a solution takes a few hashes.
-pub fn mine_here(template: Block) -> Block {
-    mine_with_threads(template, 1, &AtomicBool::new(false)).expect("2^64 nonces hold a solution")
-}
-
-/// Mines `count` blocks onto `chain` on the calling thread, each stamped `spacing_ms` after its
-/// parent, with data `["{tag} {height}"]`, and returns them.
-///
-/// The timestamps are made up, which is what tests, benchmarks and demos want: with a spacing
-/// of T the difficulty stays put, shorter spacing pushes it up, longer pulls it down. Only use
-/// it on `regtest`, where a block costs a few hashes.
-pub fn mine_blocks(chain: &mut Blockchain, count: usize, spacing_ms: u64, tag: &str) -> Vec<Block> {
-    let mut mined = Vec::with_capacity(count);
-    for _ in 0..count {
-        let tip = chain.tip();
-        let data = vec![format!("{tag} {}", tip.height + 1)];
-        let template = chain
-            .template(data, tip.timestamp + spacing_ms)
-            .expect("one short item fits a block");
-        let block = mine_here(template);
-        chain
-            .append_checked(block.clone(), None)
-            .expect("a block mined on the tip is valid");
-        mined.push(block);
-    }
-    mined
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +147,8 @@ mod tests {
         }
     }
 
-    /// Re-mining the main genesis from nonce 0 on all cores finds a valid solution.
+    /// Mining regtest's genesis again at difficulty 12, from nonce 0 on all cores, finds a valid
+    /// solution.
     #[test]
     fn mines_a_valid_block() {
         let mut template = Network::Regtest.genesis();

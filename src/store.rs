@@ -5,6 +5,7 @@
 //! ```text
 //! DIR/main/blocks.jsonl      one block per line, in the wire's JSON form, genesis first
 //! DIR/main/peers.txt         one host:port per line: peers to dial again after a restart
+//! DIR/main/LOCK              empty; locked while a node uses the directory
 //! DIR/regtest/...            the same for regtest, so the two networks never mix
 //! ```
 //!
@@ -15,11 +16,14 @@
 //! - **A reorganization** writes the whole new chain to `blocks.jsonl.tmp` (copying the shared
 //!   prefix byte for byte), syncs it, renames it over `blocks.jsonl` and syncs the directory.
 //!   Rename is atomic, so a crash leaves the old file or the new one, never a mix.
-//! - **A crash mid-append** leaves at most a torn last line (no newline, or cut short). Loading
-//!   drops it with a warning: it was never synced, so no peer ever saw it (the node relays a
-//!   block only once it is on disk).
+//! - **A crash mid-append** leaves at most a torn last line: one without its newline, since
+//!   every line is written with its `\n` in one go. Loading drops it with a warning: it was
+//!   never synced, so no peer ever saw it (the node relays a block only once it is on disk).
 //! - **Any other damage** stops the node with the file, line and rule, and the file is left
-//!   exactly as it was. We never overwrite what we could not read.
+//!   exactly as it was. We never overwrite what we could not read. That includes a last line
+//!   that ends in `\n` but is not a block: a bit flip is damage, not a torn write.
+//! - **One node per directory:** [`Store::open`] takes an exclusive lock on `LOCK` (released
+//!   when the process ends, however it ends), so two nodes never append to one file.
 //!
 //! Bitcoin Core stores raw blocks in `blk*.dat` files and keeps an index in LevelDB; a text
 //! file is slower and bigger but a student can open it, and `tail -f` shows blocks arriving.
@@ -37,18 +41,25 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod writer;
+pub use writer::DiskWriter;
+
 /// The chain file's name inside `DIR/<network>/`.
 pub const BLOCKS_FILE: &str = "blocks.jsonl";
 /// Where a rewrite is prepared before it is renamed over [`BLOCKS_FILE`].
 pub const TEMP_FILE: &str = "blocks.jsonl.tmp";
 /// The known peers file's name inside `DIR/<network>/`.
 pub const PEERS_FILE: &str = "peers.txt";
+/// The lock file's name inside `DIR/<network>/`.
+pub const LOCK_FILE: &str = "LOCK";
 
 /// Why the data directory could not be used. One enum for the storage layer.
 #[derive(Debug)]
 pub enum StoreError {
     /// The file system refused.
     Io { path: PathBuf, error: io::Error },
+    /// Another node holds the directory's lock.
+    InUse { dir: PathBuf },
     /// A line in the middle of the file is not a block.
     NotABlock {
         path: PathBuf,
@@ -73,6 +84,9 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            StoreError::InUse { dir } => {
+                write!(f, "{} is in use by another node", dir.display())
+            }
             StoreError::NotABlock { path, line, reason } => {
                 write!(f, "{} line {line}: not a block: {reason}", path.display())
             }
@@ -152,13 +166,12 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
         line_no += 1;
         let newline = bytes[start..].iter().position(|&b| b == b'\n');
         let end = newline.map_or(bytes.len(), |i| start + i);
-        let is_last = newline.is_none_or(|_| end + 1 == bytes.len());
         let parsed = serde_json::from_slice::<Block>(&bytes[start..end]);
         let block = match (parsed, newline) {
             (Ok(block), Some(_)) => block,
-            // A last line without its newline, or that does not parse, is what a crash in the
-            // middle of an append leaves. Anything else is damage we must not paper over.
-            (_, None) | (Err(_), Some(_)) if is_last => {
+            // A last line without its newline is what a crash in the middle of an append
+            // leaves. Anything else, even in the last line, is damage we must not paper over.
+            (_, None) => {
                 warnings.push(format!(
                     "{} line {line_no}: dropped a torn last line ({} bytes) left by a crash",
                     path.display(),
@@ -166,14 +179,13 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
                 ));
                 break;
             }
-            (Err(e), _) => {
+            (Err(e), Some(_)) => {
                 return Err(StoreError::NotABlock {
                     path,
                     line: line_no,
                     reason: e.to_string(),
                 })
             }
-            (Ok(_), None) => unreachable!("a line without newline is the last"),
         };
         if line_no == 1 {
             if block != *chain.genesis() {
@@ -212,6 +224,26 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
     })
 }
 
+/// Takes the directory's exclusive lock, or says who has it. The operating system releases
+/// the lock when the process ends, so a crash never leaves a stale lock behind (a lock *file*
+/// that only exists would).
+fn lock_dir(net_dir: &Path) -> Result<File, StoreError> {
+    let path = net_dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            dir: net_dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(error)) => Err(StoreError::Io { path, error }),
+    }
+}
+
 fn read_peers(path: &Path) -> Vec<SocketAddr> {
     fs::read_to_string(path)
         .unwrap_or_default()
@@ -224,6 +256,8 @@ fn read_peers(path: &Path) -> Vec<SocketAddr> {
 pub struct Store {
     dir: PathBuf,
     file: File,
+    /// `LOCK`, held (locked) for as long as the store exists.
+    _lock: File,
     /// Start offset of each block's line by height, plus the end of the file.
     offsets: Vec<u64>,
 }
@@ -235,6 +269,7 @@ impl Store {
     pub fn open(dir: &Path, network: Network) -> Result<(Store, Loaded), StoreError> {
         let net_dir = dir.join(network.name());
         fs::create_dir_all(&net_dir).map_err(io_error(&net_dir))?;
+        let lock = lock_dir(&net_dir)?;
         let mut loaded = read(dir, network)?;
         let _ = fs::remove_file(net_dir.join(TEMP_FILE));
         let path = net_dir.join(BLOCKS_FILE);
@@ -245,6 +280,7 @@ impl Store {
                 .open(&path)
                 .map_err(io_error(&path))?,
             dir: net_dir,
+            _lock: lock,
             offsets: std::mem::take(&mut loaded.offsets),
         };
         if store.offsets.is_empty() {
@@ -304,9 +340,9 @@ impl Store {
     }
 
     /// Step one of a rewrite: `blocks.jsonl.tmp` holds lines `0..keep` of the current file
-    /// followed by `blocks`, synced. Returns the offsets the file will have. Public so a test
-    /// can "crash" between the two steps.
-    pub fn prepare_rewrite(
+    /// followed by `blocks`, synced. Returns the offsets the file will have. A test "crashes"
+    /// between the two steps through `testing::interrupt_rewrite`.
+    pub(crate) fn prepare_rewrite(
         &mut self,
         keep: u64,
         blocks: &[Block],
@@ -340,7 +376,7 @@ impl Store {
 
     /// Step two: rename the temporary file over the chain file and sync the directory, so the
     /// rename itself survives a crash.
-    pub fn commit_rewrite(&mut self, offsets: Vec<u64>) -> io::Result<()> {
+    fn commit_rewrite(&mut self, offsets: Vec<u64>) -> io::Result<()> {
         let path = self.blocks_path();
         fs::rename(self.dir.join(TEMP_FILE), &path)?;
         File::open(&self.dir)?.sync_all()?;

@@ -221,6 +221,77 @@ fn damaged_data_dir_exits_1_untouched() {
     assert!(stdout.is_empty(), "it never started listening");
 }
 
+/// Two node processes cannot share a data directory: the second exits 1 naming it.
+#[test]
+fn a_second_node_on_one_data_dir_exits_1() {
+    let dir = TempDir::new();
+    let path = dir.0.to_str().unwrap();
+    let first = Process::spawn(&["0", "--regtest", "--data-dir", path]);
+    first.expect_line("chain kept in");
+    let stderr = fails_with_one_line(&["0", "--regtest", "--data-dir", path]);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "peerchain: {} is in use by another node",
+            dir.0.join("regtest").display()
+        )
+    );
+}
+
+/// Nobody reads the node's standard output (Ctrl-S in a terminal, a stalled pipe): after a
+/// thousand connections' worth of log lines, a new peer still gets its `hello` at once, and
+/// once output flows again the node says how many lines it dropped.
+#[test]
+fn unread_stdout_does_not_block_the_node() {
+    let mut child = Command::new(BIN)
+        .args(["0", "--regtest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn peerchain");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+    }
+    let addr = line.split("listening on ").nth(1).unwrap();
+    let addr: std::net::SocketAddr = addr.split(';').next().unwrap().parse().unwrap();
+    // From here on nobody reads stdout. Each connection logs two lines of ~60 bytes: three
+    // thousand of them are more than the pipe (64 KiB) and the log queue together hold.
+    for _ in 0..3_000 {
+        drop(std::net::TcpStream::connect(addr).unwrap());
+    }
+    let hello_within = std::time::Duration::from_secs(1);
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(hello_within)).unwrap();
+    let mut first = String::new();
+    BufReader::new(stream)
+        .read_line(&mut first)
+        .expect("a hello within 1 s");
+    assert!(first.contains("\"type\":\"hello\""), "{first}");
+    // Read again, on a thread, so a missing report fails at the deadline instead of hanging.
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).expect("a report of dropped lines");
+        if line.contains("log lines dropped") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// A torn last line is cut off with a warning and the node starts.
 #[test]
 fn torn_last_line_warns_and_starts() {

@@ -4,8 +4,8 @@ mod common;
 
 use common::{regtest_chain, T};
 use peerchain::consensus::{median_time_past, now_ms, ChainView};
-use peerchain::miner::{mine_blocks, mine_here};
 use peerchain::pow::meets_difficulty;
+use peerchain::testing::{mine_blocks, mine_here};
 use peerchain::{Block, ChainError, Hash};
 
 /// A chain of 5 blocks and a valid, unmined-upon next block for it.

@@ -137,16 +137,14 @@ fn oversized_line() {
 #[test]
 fn invalid_block() {
     let (node, before) = node();
-    let mut next = {
-        let chain = node.chain();
-        let chain = chain.lock().unwrap();
-        let template = chain
+    let template = node.with_chain(|chain| {
+        chain
             .template(vec!["honest".into()], chain.tip().timestamp + T)
-            .unwrap();
-        peerchain::miner::mine_here(template)
-    };
+            .unwrap()
+    });
+    let mut next = peerchain::testing::mine_here(template);
     next.data = vec!["forged".into()];
-    let next = peerchain::miner::mine_here(next);
+    let next = peerchain::testing::mine_here(next);
     let mut peer = RawPeer::connect(&node);
     peer.handshake("0000000000000007");
     peer.send(&Message::Block(next));
@@ -174,21 +172,74 @@ fn oversized_locator() {
     assert_unharmed(&node, &before);
 }
 
-/// Past the peer limit, a new connection is told "too many peers" and closed.
+/// When every slot holds a peer that cannot be evicted (here: the node's own outbound peers),
+/// a newcomer is told "too many peers" after its hello, and the peers stay.
 #[test]
 fn too_many_peers() {
     let mut small = config();
     small.max_peers = 2;
     let node = start_with(small, regtest_chain(2));
-    let mut a = RawPeer::connect(&node);
-    a.handshake("00000000000000a1");
-    let mut b = RawPeer::connect(&node);
-    b.handshake("00000000000000a2");
+    let (x, y) = (start(config()), start(config()));
+    node.connect(x.local_addr());
+    node.connect(y.local_addr());
+    wait_for("two outbound peers", || node.peers().len() == 2);
     let mut c = RawPeer::connect(&node);
+    c.hello(Network::Regtest.genesis().hash, "00000000000000a3");
     assert_eq!(c.expect_error_and_close(), "too many peers");
-    drop(a);
-    wait_for("a's slot to free up", || node.peers().len() == 1);
-    assert_still_served(&node);
+    assert_eq!(node.peers().len(), 2);
+    assert!(node.peers().iter().all(|p| p.outbound));
+    let block = node.mine(vec!["kept".into()]).unwrap();
+    wait_for_tip(&x, block.hash, "x to stay linked");
+    wait_for_tip(&y, block.hash, "y to stay linked");
+}
+
+/// When the table is full of inbound peers, a newcomer evicts the one heard from least
+/// recently, never one of the longest-connected four.
+#[test]
+fn a_full_table_evicts_the_idlest_inbound_peer() {
+    let mut small = config();
+    small.max_peers = 6;
+    let node = start_with(small, regtest_chain(2));
+    let mut peers: Vec<RawPeer> = (0..6)
+        .map(|i| {
+            let mut p = RawPeer::connect(&node);
+            p.handshake(&format!("00000000000000b{i}"));
+            p
+        })
+        .collect();
+    // Peers 4 and 5 are unprotected; 5 speaks up, so 4 is the idlest.
+    peers[5].send(&Message::Ping(Nonce { nonce: 5 }));
+    peers[5].recv_until(|m| (m == Message::Pong(Nonce { nonce: 5 })).then_some(()));
+    let mut newcomer = RawPeer::connect(&node);
+    newcomer.handshake("00000000000000bb");
+    while peers[4].recv().is_some() {} // closed by the node
+    wait_for("the idlest peer to go", || {
+        node.peers().iter().all(|p| p.node_id != "00000000000000b4")
+    });
+    let ids: Vec<String> = node.peers().into_iter().map(|p| p.node_id).collect();
+    assert_eq!(ids.len(), 6);
+    assert!(ids.contains(&"00000000000000bb".to_string()));
+    for kept in ["b0", "b1", "b2", "b3", "b5"] {
+        assert!(ids.contains(&format!("00000000000000{kept}")), "{ids:?}");
+    }
+}
+
+/// A reason never echoes more than about 200 characters of what the peer sent, however big
+/// the bad value was.
+#[test]
+fn reasons_quote_little_of_the_input() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("000000000000000b");
+    let nonce = "9".repeat(1_000_000);
+    peer.send_raw(
+        format!("{{\"type\":\"ping\",\"payload\":{{\"nonce\":\"{nonce}\"}}}}\n").as_bytes(),
+    );
+    let reason = peer.expect_error_and_close();
+    assert!(reason.starts_with("bad payload for ping"), "{reason}");
+    assert!(reason.len() < 300, "a {}-byte reason", reason.len());
+    assert!(reason.contains("bytes in all"), "{reason}");
+    assert_unharmed(&node, &before);
 }
 
 /// A peer that never says hello is dropped after the handshake timeout, with a reason.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{above, fork_at, regtest_chain, T};
-use peerchain::miner::mine_blocks;
+use peerchain::testing::mine_blocks;
 use peerchain::{Blockchain, ChainError, Hash, Network, Outcome};
 
 /// A branch with more work than ours after the fork point replaces our blocks, and the reorg

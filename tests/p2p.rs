@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use peerchain::miner::mine_blocks;
+use peerchain::testing::mine_blocks;
 use peerchain::{Blockchain, Network};
 
 /// The seed's demo: a node that joins later catches up with the one that mined.

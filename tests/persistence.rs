@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use peerchain::miner::mine_blocks;
 use peerchain::store::{self, Change, Store, StoreError};
+use peerchain::testing::mine_blocks;
 use peerchain::{ChainError, Network, Node};
 use std::net::TcpListener;
 
@@ -86,7 +86,7 @@ fn interrupted_reorg_leaves_the_old_chain() {
     let (dir, old, branch) = stored_chain_and_branch();
     {
         let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
-        store.prepare_rewrite(3, &above(&branch, 2), true).unwrap();
+        peerchain::testing::interrupt_rewrite(&mut store, 3, &above(&branch, 2)).unwrap();
         // The process dies here: no rename.
     }
     assert!(dir.0.join("regtest/blocks.jsonl.tmp").exists());
@@ -283,4 +283,49 @@ fn known_peers_are_redialed() {
     let again = start_kept(&dir, redial);
     wait_for("the restarted node to redial", || again.peers().len() == 1);
     assert_eq!(again.peers()[0].node_id, other.node_id());
+}
+
+/// A last line that ends in its newline but is damaged (a flipped bit) is damage, not a torn
+/// write: opening refuses it with the line number, and the file is left as it was.
+#[test]
+fn a_damaged_last_line_is_refused_untouched() {
+    let dir = TempDir::new();
+    let chain = regtest_chain(4);
+    write_store(&dir, &chain);
+    let path = dir.blocks_file(Network::Regtest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last_start = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    // `{"version":1,...` becomes `{"version";1,...`: one bit pattern changed, newline kept.
+    let colon = last_start + bytes[last_start..].iter().position(|&b| b == b':').unwrap();
+    bytes[colon] = b';';
+    std::fs::write(&path, &bytes).unwrap();
+    let Err(err) = Store::open(&dir.0, Network::Regtest) else {
+        panic!("a damaged last line must not load")
+    };
+    assert!(err.to_string().contains("line 5: not a block"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "file untouched");
+}
+
+/// One data directory, one node: a second `Store::open` of the same directory is refused
+/// while the first is open, and allowed once it is closed.
+#[test]
+fn a_data_dir_is_locked_while_in_use() {
+    let dir = TempDir::new();
+    let (first, _) = Store::open(&dir.0, Network::Regtest).unwrap();
+    let Err(err) = Store::open(&dir.0, Network::Regtest) else {
+        panic!("two stores on one directory")
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is in use by another node",
+            dir.0.join("regtest").display()
+        )
+    );
+    drop(first);
+    assert!(Store::open(&dir.0, Network::Regtest).is_ok());
 }

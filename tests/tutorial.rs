@@ -125,8 +125,19 @@ fn chapters_have_their_parts() {
 #[test]
 fn chapters_named_in_the_code_exist() {
     let mut named = 0;
-    for entry in fs::read_dir(root().join("src")).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let code = fs::read_to_string(&path).unwrap();
         for (at, _) in code.match_indices("`tutorial/") {
             let name: String = code[at + 1..].chars().take_while(|c| *c != '`').collect();

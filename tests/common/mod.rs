@@ -9,7 +9,7 @@ pub const T: u64 = 1_000;
 /// A regtest chain of `n` blocks above genesis, spaced by T.
 pub fn regtest_chain(n: usize) -> Blockchain {
     let mut chain = Blockchain::new(Network::Regtest);
-    peerchain::miner::mine_blocks(&mut chain, n, T, "main");
+    peerchain::testing::mine_blocks(&mut chain, n, T, "main");
     chain
 }
 

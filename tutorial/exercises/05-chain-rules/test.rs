@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use peerchain::miner::mine_here;
+use peerchain::testing::mine_here;
 
 /// A block carrying an empty string is refused with a message naming the item.
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use peerchain::miner::mine_blocks;
+use peerchain::testing::mine_blocks;
 use peerchain::store::{self, Change, Store};
 use peerchain::Network;
 

@@ -1,9 +1,11 @@
 //! One peer session: the handshake, then a loop that reads a message and answers it.
 //!
-//! Every connection, accepted or dialed, runs `run` on its own thread. The loop is the heart
-//! of the node: a `match` on [`Message`] against the shared chain. Anything a peer does wrong
+//! Every connection, accepted or dialed, runs [`run`] on its own thread. The loop is the heart
+//! of the node: a `match` on [`Message`] against the node's state. Anything a peer does wrong
 //! ends the session with an `error` naming the problem; nothing a peer sends can panic the node
-//! or change the chain without passing full validation.
+//! or change the chain without passing full validation. Answers go into the peer's own send
+//! queue (see [`connection`](crate::connection)), so a peer that does not read only hurts
+//! itself.
 //!
 //! Catching up (the seed only handled a peer exactly one block ahead): when a `block` does not
 //! fit on our tip we send `get_blocks` with our locator; the peer answers with up to 500 blocks
@@ -15,16 +17,17 @@
 
 use crate::block::Block;
 use crate::chain::Outcome;
-use crate::connection::{Connection, NetError, Sender};
+use crate::chain_state::Announced;
+use crate::connection::{MessageReader, MessageWriter, NetError};
 use crate::consensus::ChainError;
 use crate::hash::Hash;
+use crate::log::quote;
 use crate::message::{
     GetBlocks, Hello, Message, Nonce, MAX_BLOCKS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
     MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
-use crate::node::{lock, random_u64, Shared};
-use crate::store::Change;
-use std::net::{SocketAddr, TcpStream};
+use crate::state::{random_u64, NodeState};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +37,7 @@ use std::time::{Duration, Instant};
 pub const MAX_PENDING_BLOCKS: usize = 10_000;
 
 /// After sending `error`, read and discard the peer's input for this long at most (see
-/// [`Connection::drain`]).
+/// [`MessageReader::drain`]).
 const DRAIN_WAIT: Duration = Duration::from_millis(500);
 const DRAIN_BYTES: usize = 1 << 20;
 
@@ -49,46 +52,50 @@ enum Close {
 /// Result of a message handler.
 type Handled = Result<(), Close>;
 
-/// Closes a connection we cannot take (the node is full), telling the peer why.
-pub(crate) fn refuse(shared: &Shared, stream: TcpStream, reason: &str) {
-    let addr = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    if let Ok(sender) = stream
-        .try_clone()
-        .and_then(|s| Sender::new(s, shared.config.write_timeout))
-    {
-        sender.send_error(reason);
-    }
-    Connection::new(stream).drain(DRAIN_WAIT, DRAIN_BYTES);
-    shared.log(format_args!("[-] Connection from {addr} closed ({reason})"));
-}
-
-/// Runs one connection's session to its end, then logs why it ended.
-pub(crate) fn run(shared: &Arc<Shared>, id: u64, sender: Arc<Sender>, stream: TcpStream) {
-    let addr = sender.addr;
+/// Runs one connection's session to its end (connection `id` in the peer table, dialed at
+/// `dialed` if we dialed it), then logs why it ended and removes it from the table.
+pub(crate) fn run(
+    state: &Arc<NodeState>,
+    id: u64,
+    reader: MessageReader,
+    writer: Arc<MessageWriter>,
+    dialed: Option<SocketAddr>,
+) {
+    let addr = writer.addr;
     let mut session = Session {
-        shared: Arc::clone(shared),
+        state: Arc::clone(state),
         id,
         addr,
-        conn: Connection::new(stream),
-        sender,
+        dialed,
+        reader,
+        writer,
+        handshaken: false,
         last_heard: Instant::now(),
         sync: SyncState::default(),
     };
-    let reason = match session.run() {
+    let outcome = session.run();
+    let reason = match outcome {
         Ok(()) => unreachable!("a session only ends with a reason"),
-        Err(Close::Quiet(reason)) => reason,
+        Err(Close::Quiet(reason)) => session.why_closed(reason),
         Err(Close::Violation(reason)) => {
-            shared.log(format_args!("[!] Rejected input from {addr}: {reason}"));
-            session.sender.send_error(&reason);
-            session.conn.drain(DRAIN_WAIT, DRAIN_BYTES);
+            // Reasons can quote what the peer sent (serde names a bad value): keep them short.
+            let reason = quote(&reason);
+            state
+                .log
+                .log(format_args!("[!] Rejected input from {addr}: {reason}"));
+            session.writer.send_error(&reason);
+            session.reader.drain(DRAIN_WAIT, DRAIN_BYTES);
             reason
         }
     };
-    session.sender.close();
-    shared.log(format_args!("[-] Connection from {addr} closed ({reason})"));
+    session.writer.close_and_join();
+    state.peers.remove(id);
+    if let (Some(dialed), false) = (dialed, session.handshaken) {
+        let _ = state.book.failed(dialed, Instant::now());
+    }
+    state
+        .log
+        .log(format_args!("[-] Connection from {addr} closed ({reason})"));
 }
 
 /// Where catching up from this peer stands.
@@ -105,34 +112,34 @@ struct SyncState {
 }
 
 struct Session {
-    shared: Arc<Shared>,
+    state: Arc<NodeState>,
     id: u64,
     addr: SocketAddr,
-    conn: Connection,
-    sender: Arc<Sender>,
+    dialed: Option<SocketAddr>,
+    reader: MessageReader,
+    writer: Arc<MessageWriter>,
+    handshaken: bool,
     last_heard: Instant,
     sync: SyncState,
 }
 
 impl Session {
     fn run(&mut self) -> Handled {
-        if self.shared.stopping.load(Ordering::SeqCst) {
+        if self.state.stopping.load(Ordering::SeqCst) {
             return Err(Close::Quiet("node shutting down".into()));
         }
         self.handshake()?;
         self.send(&Message::LatestBlock)?;
         self.send(&Message::GetPeers)?;
         loop {
-            self.conn
-                .set_wait(self.shared.config.ping_interval)
+            self.reader
+                .set_wait(self.state.config.ping_interval)
                 .map_err(|e| Close::Quiet(e.to_string()))?;
-            match self.conn.read_message() {
+            match self.reader.read_message() {
                 Ok(Some(message)) => {
                     self.last_heard = Instant::now();
+                    self.state.peers.heard_from(self.id, self.last_heard);
                     self.handle(message)?;
-                }
-                Ok(None) if self.shared.stopping.load(Ordering::SeqCst) => {
-                    return Err(Close::Quiet("node shutting down".into()))
                 }
                 Ok(None) => return Err(Close::Quiet("peer closed the connection".into())),
                 Err(NetError::Timeout) => self.on_quiet()?,
@@ -144,26 +151,40 @@ impl Session {
         }
     }
 
+    /// The reason to log for a quiet end: the reader only sees the end of the stream, but the
+    /// cause may be ours (the writer gave up, the node evicted the peer or is stopping).
+    fn why_closed(&self, seen: String) -> String {
+        if self.state.stopping.load(Ordering::SeqCst) {
+            "node shutting down".into()
+        } else if let Some(failure) = self.writer.failure() {
+            failure.to_string()
+        } else if !self.state.peers.contains(self.id) {
+            "closed to make room for another connection".into()
+        } else {
+            seen
+        }
+    }
+
     fn send(&self, message: &Message) -> Handled {
-        self.sender
+        self.writer
             .send(message)
-            .map_err(|e| Close::Quiet(format!("write failed: {e}")))
+            .map_err(|e| Close::Quiet(e.to_string()))
     }
 
     /// Both sides send `hello` at once, then each checks the other's.
     fn handshake(&mut self) -> Handled {
-        let genesis = self.shared.chain().genesis().hash;
+        let genesis = self.state.chain.read(|chain| chain.genesis().hash);
         self.send(&Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             genesis,
-            node_id: self.shared.node_id.clone(),
-            listen_port: Some(self.shared.listen_addr.port()),
+            node_id: self.state.node_id.clone(),
+            listen_port: Some(self.state.listen_addr.port()),
         }))?;
-        let timeout = self.shared.config.handshake_timeout;
-        self.conn
+        let timeout = self.state.config.handshake_timeout;
+        self.reader
             .set_wait(timeout)
             .map_err(|e| Close::Quiet(e.to_string()))?;
-        let hello = match self.conn.read_message() {
+        let hello = match self.reader.read_message() {
             Ok(Some(Message::Hello(hello))) => hello,
             Ok(Some(other)) => {
                 return Err(Close::Violation(format!(
@@ -192,7 +213,7 @@ impl Session {
         if hello.genesis != genesis {
             return Err(Close::Violation(format!(
                 "wrong genesis {}: this node follows {} with genesis {genesis}",
-                hello.genesis, self.shared.config.network
+                hello.genesis, self.state.config.network
             )));
         }
         let id_ok = hello.node_id.len() == 16
@@ -208,27 +229,37 @@ impl Session {
         let listen = hello
             .listen_port
             .map(|port| SocketAddr::new(self.addr.ip(), port));
-        if hello.node_id == self.shared.node_id {
-            if let Some(dialed) = lock(&self.shared.peers)
-                .get(&self.id)
-                .and_then(|s| s.dialed)
-            {
-                self.shared.mark_as_us(dialed);
+        if hello.node_id == self.state.node_id {
+            // Copy the address out first: an `if let` on a locked value would keep the lock
+            // through its whole body (chapter 07's trap).
+            let dialed = self.state.peers.dialed(self.id);
+            if let Some(dialed) = dialed {
+                self.state.book.mark_as_us(dialed);
             }
             return Err(Close::Violation(
                 "self-connection: that node_id is our own".into(),
             ));
         }
-        if !self
-            .shared
-            .complete_handshake(self.id, &hello.node_id, listen)
-        {
-            return Err(Close::Violation(format!(
-                "already connected to node {}",
-                hello.node_id
-            )));
+        let now = Instant::now();
+        let made_room = self
+            .state
+            .peers
+            .complete_handshake(self.id, &hello.node_id, listen, now)
+            .map_err(|refused| Close::Violation(refused.0))?;
+        if let Some(other) = made_room {
+            self.state.log.log(format_args!(
+                "[-] Closing {} to make room for {} (node {})",
+                other.addr, self.addr, hello.node_id
+            ));
+            other.close();
         }
-        self.shared.log(format_args!(
+        self.handshaken = true;
+        match self.dialed {
+            Some(dialed) if self.state.book.succeeded(dialed, now).0 => self.state.save_peers(),
+            Some(_) => {}
+            None => self.state.book.learn(listen, now),
+        }
+        self.state.log.log(format_args!(
             "[+] Handshake with {} done (node {})",
             self.addr, hello.node_id
         ));
@@ -238,7 +269,7 @@ impl Session {
     /// Nothing arrived for a ping interval: give up if the peer has been silent too long,
     /// otherwise ping it (and forget a sync request it never answered).
     fn on_quiet(&mut self) -> Handled {
-        let config = &self.shared.config;
+        let config = &self.state.config;
         if self.last_heard.elapsed() >= config.idle_timeout {
             return Err(Close::Quiet(format!(
                 "no message for {} ms",
@@ -262,60 +293,48 @@ impl Session {
         match message {
             Message::Hello(_) => Err(Close::Violation("unexpected second hello".into())),
             Message::LatestBlock => {
-                let (tip, seq) = {
-                    let chain = self.shared.chain();
-                    (chain.tip().clone(), self.shared.recorded())
-                };
-                self.shared.wait_durable(seq);
+                let (tip, seq) = self.state.chain.read_durable(|chain| chain.tip().clone());
+                self.state.chain.wait_durable(seq);
                 self.send(&Message::Block(tip))
             }
             Message::Block(block) => self.on_block(block),
             Message::GetBlocks(request) => self.on_get_blocks(request),
             Message::Blocks(batch) => self.on_blocks(batch),
             Message::GetPeers => {
-                let addrs = self.shared.addresses_for(self.id);
+                let addrs = self.state.peers.addresses_for(self.id, MAX_PEER_ADDRESSES);
+                let addrs = addrs.iter().map(|a| a.to_string()).collect();
                 self.send(&Message::Peers(addrs))
             }
             Message::Peers(addrs) => self.on_peers(addrs),
             Message::Ping(nonce) => self.send(&Message::Pong(nonce)),
             Message::Pong(_) => Ok(()),
-            Message::Error(e) => Err(Close::Quiet(format!("peer sent error: {}", e.reason))),
+            Message::Error(e) => Err(Close::Quiet(format!(
+                "peer sent error: {}",
+                quote(&e.reason)
+            ))),
         }
     }
 
     /// A peer's tip, or a block it just accepted.
     fn on_block(&mut self, block: Block) -> Handled {
         self.sync.peer_tip = Some(block.hash);
-        // Decide under the lock, act after releasing it.
-        let next = {
-            let mut chain = self.shared.chain();
-            if chain.contains(&block.hash) {
-                None
-            } else if block.previous_hash == chain.tip().hash {
-                let appended = chain.append(block.clone()).map_err(Some);
-                Some(appended.map(|()| self.shared.record(|| Change::Append(vec![block.clone()]))))
-            } else {
-                Some(Err(None))
-            }
-        };
-        match next {
-            None => Ok(()),
-            Some(Ok(seq)) => {
-                self.shared.log(format_args!(
+        // Decide under the lock (inside `announced`), act after releasing it.
+        match self.state.chain.announced(&block) {
+            Announced::Known => Ok(()),
+            Announced::Appended { seq } => {
+                self.state.log.log(format_args!(
                     "[*] Accepted block {} {} from {}",
                     block.height,
                     block.hash.short(),
                     self.addr
                 ));
-                self.shared.new_tip(&block, Some(self.id), seq);
+                self.state.peers.gave_block(self.id, Instant::now());
+                self.state.new_tip(&block, Some(self.id), seq);
                 Ok(())
             }
-            Some(Err(Some(e))) => Err(Close::Violation(format!("invalid block: {e}"))),
+            Announced::Invalid(e) => Err(Close::Violation(format!("invalid block: {e}"))),
             // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss.
-            Some(Err(None)) => {
-                let locator = self.shared.chain().locator();
-                self.request_blocks(locator)
-            }
+            Announced::NotOnOurTip { locator } => self.request_blocks(locator),
         }
     }
 
@@ -324,13 +343,13 @@ impl Session {
             return Ok(());
         }
         let limit = self
-            .shared
+            .state
             .config
             .sync_batch
             .clamp(1, MAX_BLOCKS_PER_MESSAGE);
         self.sync.in_flight = Some(Instant::now());
         self.sync.requested = limit;
-        lock(&self.shared.stats).get_blocks_sent += 1;
+        self.state.count(|s| s.get_blocks_sent += 1);
         self.send(&Message::GetBlocks(GetBlocks { locator, limit }))
     }
 
@@ -342,17 +361,16 @@ impl Session {
             )));
         }
         let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
-        // Encoding under the lock is our "copy out": it makes the bytes straight from the
-        // chain's blocks, without cloning 500 of them first. The socket write comes after.
-        let (line, seq) = {
-            let chain = self.shared.chain();
-            let blocks = chain.blocks_after(&request.locator, limit);
-            (encode_blocks_within_limit(blocks), self.shared.recorded())
-        };
-        self.shared.wait_durable(seq);
-        self.sender
-            .send_line(&line)
-            .map_err(|e| Close::Quiet(format!("write failed: {e}")))
+        // Copy the blocks out under the lock; encode them after releasing it.
+        let (blocks, seq) = self
+            .state
+            .chain
+            .read_durable(|chain| chain.blocks_after(&request.locator, limit).to_vec());
+        let line = encode_blocks_within_limit(&blocks);
+        self.state.chain.wait_durable(seq);
+        self.writer
+            .send_line(line.into())
+            .map_err(|e| Close::Quiet(e.to_string()))
     }
 
     /// A batch answering our `get_blocks`.
@@ -363,12 +381,12 @@ impl Session {
                 batch.len()
             )));
         }
-        {
-            let mut stats = lock(&self.shared.stats);
+        let largest_line = self.reader.largest_line;
+        self.state.count(|stats| {
             stats.batches_received += 1;
             stats.blocks_received += batch.len() as u64;
-            stats.largest_line = stats.largest_line.max(self.conn.largest_line);
-        }
+            stats.largest_line = stats.largest_line.max(largest_line);
+        });
         let was_requested = self.sync.in_flight.take().is_some();
         let full = batch.len() >= self.sync.requested;
         let Some(last) = batch.last().map(|b| b.hash) else {
@@ -380,11 +398,11 @@ impl Session {
         // we reach the tip the peer announced (a batch may be cut short by the line limit) or,
         // if it announced none, while batches come back full. If this batch turns out invalid
         // we close the connection and the answer goes nowhere.
-        let (behind_peer_tip, locator) = {
-            let chain = self.shared.chain();
-            let behind = self.sync.peer_tip.map(|t| t != last && !chain.contains(&t));
+        let peer_tip = self.sync.peer_tip;
+        let (behind_peer_tip, locator) = self.state.chain.read(|chain| {
+            let behind = peer_tip.map(|t| t != last && !chain.contains(&t));
             (behind, chain.locator())
-        };
+        });
         if was_requested && behind_peer_tip.unwrap_or(full) {
             let mut next = vec![last];
             next.extend(locator.into_iter().filter(|h| *h != last));
@@ -402,31 +420,25 @@ impl Session {
         }
         pending.extend(batch);
 
-        let (outcome, seq) = {
-            let mut chain = self.shared.chain();
-            let outcome = chain.evaluate_branch(&self.sync.pending);
-            let seq = match &outcome {
-                Ok(done) => self.shared.record_outcome(&chain, done),
-                Err(_) => 0,
-            };
-            (outcome, seq)
-        };
-        match outcome {
-            Ok(Outcome::Extended { height, tip, added }) => {
-                self.shared.log(format_args!(
+        match self.state.chain.evaluate_branch(&self.sync.pending) {
+            Ok((Outcome::Extended { height, tip, added }, seq)) => {
+                self.state.log.log(format_args!(
                     "[*] Accepted {added} blocks from {}, now at {height} {}",
                     self.addr,
                     tip.short()
                 ));
                 self.adopt_pending(seq);
             }
-            Ok(Outcome::Reorganized {
-                old_tip,
-                new_tip,
-                depth,
-                added,
-            }) => {
-                self.shared.log(format_args!(
+            Ok((
+                Outcome::Reorganized {
+                    old_tip,
+                    new_tip,
+                    depth,
+                    added,
+                },
+                seq,
+            )) => {
+                self.state.log.log(format_args!(
                     "[*] Reorganized to the chain of {}: {depth} blocks replaced by {added}, tip {} -> {}",
                     self.addr,
                     old_tip.short(),
@@ -434,16 +446,18 @@ impl Session {
                 ));
                 self.adopt_pending(seq);
             }
-            Ok(Outcome::Known) => self.sync.pending.clear(),
-            Ok(Outcome::NotMoreWork { .. }) if self.sync.pending.len() > MAX_PENDING_BLOCKS => {
-                self.shared.log(format_args!(
+            Ok((Outcome::Known, _)) => self.sync.pending.clear(),
+            Ok((Outcome::NotMoreWork { .. }, _))
+                if self.sync.pending.len() > MAX_PENDING_BLOCKS =>
+            {
+                self.state.log.log(format_args!(
                     "[!] Dropped a branch of {} blocks from {}: still not more work than ours",
                     self.sync.pending.len(),
                     self.addr
                 ));
                 self.sync.pending.clear();
             }
-            Ok(Outcome::NotMoreWork { .. }) => {}
+            Ok((Outcome::NotMoreWork { .. }, _)) => {}
             // We moved since we asked (or the peer did); the next announcement restarts sync.
             Err(ChainError::UnknownParent { .. }) => self.sync.pending.clear(),
             Err(e) => {
@@ -458,7 +472,8 @@ impl Session {
     fn adopt_pending(&mut self, seq: u64) {
         let pending = std::mem::take(&mut self.sync.pending);
         if let Some(tip) = pending.last() {
-            self.shared.new_tip(tip, Some(self.id), seq);
+            self.state.peers.gave_block(self.id, Instant::now());
+            self.state.new_tip(tip, Some(self.id), seq);
         }
     }
 
@@ -469,28 +484,34 @@ impl Session {
                 addrs.len()
             )));
         }
-        // Only literal ip:port addresses: no name lookups on a peer's say-so.
-        let parsed: Vec<SocketAddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
-        self.shared.learn(parsed);
+        // Only literal ip:port addresses: no name lookups on a peer's say-so. The maintenance
+        // tick dials them when the node wants more outbound peers.
+        let parsed = addrs.iter().filter_map(|a| a.parse().ok());
+        self.state.book.learn(parsed, Instant::now());
         Ok(())
     }
 }
 
-/// Encodes a `blocks` message that fits in one line. When 500 big blocks would pass the limit
-/// we send fewer, and the peer asks again for the rest; one block always fits, since its data
-/// is at most 64 KiB. This writes the same bytes as `Message::Blocks(..).encode()` (a test
-/// checks) from a borrowed slice, so trying a smaller batch copies nothing.
+/// Encodes a `blocks` message that fits in one line: blocks are added one by one while the
+/// line stays within [`MAX_LINE_BYTES`], and the peer asks again for the rest. One block always
+/// fits, since its data is at most 64 KiB (384 KiB escaped). This writes the same bytes as
+/// `Message::Blocks(..).encode()` (a test checks).
 fn encode_blocks_within_limit(blocks: &[Block]) -> Vec<u8> {
-    let mut count = blocks.len();
-    loop {
-        let mut line = br#"{"type":"blocks","payload":"#.to_vec();
-        serde_json::to_writer(&mut line, &blocks[..count]).expect("blocks always serialize");
-        line.extend_from_slice(b"}\n");
-        if line.len() <= MAX_LINE_BYTES || count <= 1 {
-            return line;
+    const END: &[u8] = b"]}\n";
+    let mut line = br#"{"type":"blocks","payload":["#.to_vec();
+    for (i, block) in blocks.iter().enumerate() {
+        let before = line.len();
+        if i > 0 {
+            line.push(b',');
         }
-        count = count.div_ceil(2);
+        serde_json::to_writer(&mut line, block).expect("blocks always serialize");
+        if i > 0 && line.len() + END.len() > MAX_LINE_BYTES {
+            line.truncate(before);
+            break;
+        }
     }
+    line.extend_from_slice(END);
+    line
 }
 
 #[cfg(test)]
@@ -498,14 +519,18 @@ mod tests {
     use super::*;
     use crate::params::Network;
 
-    /// The hand-built `blocks` line is byte for byte what the `Message` enum would send, and
-    /// oversized batches are halved until they fit.
+    /// The hand-built `blocks` line is byte for byte what the `Message` enum would send, and an
+    /// oversized batch is cut at the last block that fits.
     #[test]
     fn blocks_line_matches_the_enum_and_fits() {
         let blocks = vec![Network::Regtest.genesis(), Network::Main.genesis()];
         assert_eq!(
             encode_blocks_within_limit(&blocks),
             Message::Blocks(blocks).encode()
+        );
+        assert_eq!(
+            encode_blocks_within_limit(&[]),
+            Message::Blocks(vec![]).encode()
         );
         let mut big = Network::Regtest.genesis();
         big.data = vec!["\u{1}".repeat(60_000)]; // escapes to 6 bytes per char
@@ -514,6 +539,7 @@ mod tests {
         let Ok(Message::Blocks(sent)) = Message::decode(&line[..line.len() - 1]) else {
             panic!("not a blocks line")
         };
-        assert_eq!(sent.len(), 10);
+        // Each block is 360 000 bytes of data escaped plus its header fields: 11 fit.
+        assert_eq!(sent.len(), 11);
     }
 }

@@ -1,0 +1,96 @@
+//! What every thread of a node shares: the chain state, the peer table, the address book, the
+//! log, and the node's settings. Each part has one job and its own lock, and no lock is ever
+//! held while another is taken, so there is no lock order to get wrong.
+//!
+//! Data flows one way through the node: the listener ([`node`](crate::node)) hands each
+//! connection ([`connection`](crate::connection)) to a session ([`session`](crate::session)),
+//! which decodes [`message`](crate::message)s and acts on this state, which in turn holds the
+//! [`chain`](crate::chain). Nothing here knows about threads or sockets beyond the writers in
+//! the peer table.
+//!
+//! See `tutorial/07-client-and-server.md`.
+
+use crate::address_book::AddressBook;
+use crate::block::Block;
+use crate::chain_state::{lock, ChainState};
+use crate::config::Config;
+use crate::log::Logger;
+use crate::message::Message;
+use crate::peer_table::PeerTable;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+/// Counters about catching up, for tests and the sync benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// `get_blocks` messages sent.
+    pub get_blocks_sent: u64,
+    /// `blocks` messages received.
+    pub batches_received: u64,
+    /// Blocks received in `blocks` messages.
+    pub blocks_received: u64,
+    /// The longest line read from any peer, in bytes.
+    pub largest_line: usize,
+}
+
+/// The node's shared state.
+pub(crate) struct NodeState {
+    pub config: Config,
+    pub node_id: String,
+    pub listen_addr: SocketAddr,
+    pub chain: ChainState,
+    pub peers: PeerTable,
+    pub book: AddressBook,
+    pub log: Logger,
+    pub stats: Mutex<SyncStats>,
+    pub stopping: AtomicBool,
+}
+
+/// A random u64 from std's per-process hash seed (no `rand` crate): good enough for node ids
+/// and ping nonces, not for keys.
+pub(crate) fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+impl NodeState {
+    /// Queues `block` for every handshaken peer except `except`: how a new tip spreads. It
+    /// only fills queues, so it returns at once however slow any peer is; a peer whose queue
+    /// is full is closed, and its session logs why.
+    pub fn relay(&self, block: &Block, except: Option<u64>) {
+        let line: Arc<[u8]> = Message::Block(block.clone()).encode().into();
+        for writer in self.peers.relay_targets(except) {
+            let _ = writer.send_line(Arc::clone(&line));
+        }
+    }
+
+    /// Our tip changed to `tip` (change number `seq`) because of a block from connection
+    /// `source` (or mined here, `None`): abandon stale mining work and, once the change is on
+    /// disk, tell the other peers.
+    pub fn new_tip(&self, tip: &Block, source: Option<u64>, seq: u64) {
+        self.chain.tip_moved();
+        self.chain.wait_durable(seq);
+        self.relay(tip, source);
+    }
+
+    /// Writes the good addresses to `peers.txt` (when the node keeps a data directory).
+    pub fn save_peers(&self) {
+        if let Some(disk) = self.chain.disk() {
+            disk.save_peers(self.book.good());
+        }
+    }
+
+    /// Adds to the sync counters.
+    pub fn count(&self, update: impl FnOnce(&mut SyncStats)) {
+        update(&mut lock(&self.stats));
+    }
+}

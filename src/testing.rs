@@ -1,0 +1,44 @@
+//! Fixtures for tests, benchmarks and the tutorial's exercises. Not part of the node's API:
+//! hidden from the docs, and nothing in the node calls them.
+
+use crate::block::Block;
+use crate::chain::Blockchain;
+use crate::store::Store;
+use std::io;
+use std::sync::atomic::AtomicBool;
+
+/// Mines `template` on the calling thread with no way to stop: for tests, benchmarks and
+/// low difficulties, where a solution takes a few hashes.
+pub fn mine_here(template: Block) -> Block {
+    crate::miner::mine_with_threads(template, 1, &AtomicBool::new(false))
+        .expect("2^64 nonces hold a solution")
+}
+
+/// Mines `count` blocks onto `chain` on the calling thread, each stamped `spacing_ms` after its
+/// parent, with data `["{tag} {height}"]`, and returns them.
+///
+/// The timestamps are made up, which is what tests, benchmarks and demos want: with a spacing
+/// of T the difficulty stays put, shorter spacing pushes it up, longer pulls it down. Only use
+/// it on `regtest`, where a block costs a few hashes.
+pub fn mine_blocks(chain: &mut Blockchain, count: usize, spacing_ms: u64, tag: &str) -> Vec<Block> {
+    let mut mined = Vec::with_capacity(count);
+    for _ in 0..count {
+        let tip = chain.tip();
+        let data = vec![format!("{tag} {}", tip.height + 1)];
+        let template = chain
+            .template(data, tip.timestamp + spacing_ms)
+            .expect("one short item fits a block");
+        let block = mine_here(template);
+        chain
+            .append_checked(block.clone(), None)
+            .expect("a block mined on the tip is valid");
+        mined.push(block);
+    }
+    mined
+}
+
+/// Does the first half of a rewrite of `store` (keeping heights below `keep`, then `blocks`)
+/// and stops there, as a crash between writing the temporary file and renaming it would.
+pub fn interrupt_rewrite(store: &mut Store, keep: u64, blocks: &[Block]) -> io::Result<()> {
+    store.prepare_rewrite(keep, blocks, true).map(|_| ())
+}
