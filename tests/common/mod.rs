@@ -43,6 +43,7 @@ pub fn config() -> Config {
     let mut config = Config::new(Network::Regtest);
     config.log = false;
     config.target_outbound = 0;
+    config.maintenance_interval = Duration::from_millis(20);
     config
 }
 
