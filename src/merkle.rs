@@ -60,7 +60,7 @@ mod tests {
         merkle_root(&owned).to_string()
     }
 
-    /// The vectors, computed independently of this code, pin the tree's exact shape.
+    /// Appendix B's vectors, computed independently of this code, pin the tree's exact shape.
     #[test]
     fn matches_the_published_vectors() {
         assert_eq!(root_of(&[]), "0".repeat(64));

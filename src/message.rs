@@ -169,9 +169,32 @@ fn explain(line: &[u8], err: serde_json::Error) -> String {
     }
 }
 
+/// Encodes a `blocks` message that fits in one line: blocks are added one by one while the
+/// line stays within [`MAX_LINE_BYTES`], and the peer asks again for the rest. One block always
+/// fits, since its data is at most 64 KiB (384 KiB escaped). This writes the same bytes as
+/// `Message::Blocks(..).encode()` (a test checks).
+pub fn encode_blocks_within_limit(blocks: &[Block]) -> Vec<u8> {
+    const END: &[u8] = b"]}\n";
+    let mut line = br#"{"type":"blocks","payload":["#.to_vec();
+    for (i, block) in blocks.iter().enumerate() {
+        let before = line.len();
+        if i > 0 {
+            line.push(b',');
+        }
+        serde_json::to_writer(&mut line, block).expect("blocks always serialize");
+        if i > 0 && line.len() + END.len() > MAX_LINE_BYTES {
+            line.truncate(before);
+            break;
+        }
+    }
+    line.extend_from_slice(END);
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::Network;
 
     /// Messages look exactly as the protocol table says, payload-less ones without `payload`.
     #[test]
@@ -216,5 +239,29 @@ mod tests {
                 .starts_with("bad payload for ping")
         );
         assert!(Message::decode(b"[1,2]").unwrap_err().contains("\"type\""));
+    }
+
+    /// The hand-built `blocks` line is byte for byte what the `Message` enum would send, and an
+    /// oversized batch is cut at the last block that fits.
+    #[test]
+    fn blocks_line_matches_the_enum_and_fits() {
+        let blocks = vec![Network::Regtest.genesis(), Network::Main.genesis()];
+        assert_eq!(
+            encode_blocks_within_limit(&blocks),
+            Message::Blocks(blocks).encode()
+        );
+        assert_eq!(
+            encode_blocks_within_limit(&[]),
+            Message::Blocks(vec![]).encode()
+        );
+        let mut big = Network::Regtest.genesis();
+        big.data = vec!["\u{1}".repeat(60_000)]; // escapes to 6 bytes per char
+        let line = encode_blocks_within_limit(&vec![big; 40]);
+        assert!(line.len() <= MAX_LINE_BYTES);
+        let Ok(Message::Blocks(sent)) = Message::decode(&line[..line.len() - 1]) else {
+            panic!("not a blocks line")
+        };
+        // Each block is 360 000 bytes of data escaped plus its header fields: 11 fit.
+        assert_eq!(sent.len(), 11);
     }
 }

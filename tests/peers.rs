@@ -158,3 +158,22 @@ fn a_flood_of_idle_connections_leaves_room_for_an_honest_node() {
     assert_eq!(node.peers().len(), 32, "the table stays at its limit");
     drop(flood);
 }
+
+/// A node asks its peers for addresses now and then, not only after a handshake: a node that
+/// joined the network later is learned and dialed.
+#[test]
+fn addresses_are_refreshed() {
+    let mut refreshing = config();
+    refreshing.target_outbound = 8;
+    refreshing.address_refresh_interval = Duration::from_millis(50);
+    let a = start(refreshing);
+    let b = start(config());
+    a.connect(b.local_addr());
+    wait_for("a-b link", || a.peers().len() == 1 && b.peers().len() == 1);
+    // C joins after a's handshake with b, and only b knows it.
+    let c = start(config());
+    c.connect(b.local_addr());
+    wait_for("a to find c through b", || {
+        a.peers().iter().any(|p| p.node_id == c.node_id())
+    });
+}
