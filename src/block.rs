@@ -21,6 +21,11 @@
 //! first 64 bytes once and, per nonce, only the final chunk. The data items are not in the
 //! header; the merkle root stands for them.
 //!
+//! A [`Header`] is the block without its body: the same JSON without `data`. Nodes send headers
+//! first when they sync (`tutorial/09-handshake-and-sync.md`): every rule except the merkle root
+//! and the size limits can be checked on a header alone, so a peer proves its chain's work
+//! before we spend bandwidth and memory on the bodies.
+//!
 //! See `tutorial/01-blocks-and-hashes.md`.
 
 use crate::hash::{sha256, Hash};
@@ -54,7 +59,28 @@ pub struct Block {
     pub data: Vec<String>,
 }
 
-impl Block {
+/// A block's header: every field but the body. Its JSON is the block's without `data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Block format version; 1 is the only valid value.
+    pub version: u32,
+    /// Distance from genesis (genesis is 0).
+    pub height: u64,
+    /// Milliseconds since the Unix epoch, as the miner's clock said.
+    pub timestamp: u64,
+    /// Hash of the parent block; all zeros for genesis.
+    pub previous_hash: Hash,
+    /// Merkle root of the block's `data`.
+    pub merkle_root: Hash,
+    /// Required leading zero bits of `hash`.
+    pub difficulty: u32,
+    /// The number the miner varied until the hash met the difficulty.
+    pub nonce: u64,
+    /// SHA-256 of the header bytes (recomputed by the receiver, never trusted).
+    pub hash: Hash,
+}
+
+impl Header {
     /// The 96 header bytes that `hash` commits to.
     pub fn header_bytes(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
@@ -66,6 +92,32 @@ impl Block {
         out[84..88].copy_from_slice(&self.difficulty.to_le_bytes());
         out[88..96].copy_from_slice(&self.nonce.to_le_bytes());
         out
+    }
+
+    /// SHA-256 of the header bytes: what `hash` must be.
+    pub fn compute_hash(&self) -> Hash {
+        sha256(&self.header_bytes())
+    }
+}
+
+impl Block {
+    /// The block's header: every field but `data`.
+    pub fn header(&self) -> Header {
+        Header {
+            version: self.version,
+            height: self.height,
+            timestamp: self.timestamp,
+            previous_hash: self.previous_hash,
+            merkle_root: self.merkle_root,
+            difficulty: self.difficulty,
+            nonce: self.nonce,
+            hash: self.hash,
+        }
+    }
+
+    /// The 96 header bytes that `hash` commits to.
+    pub fn header_bytes(&self) -> [u8; HEADER_LEN] {
+        self.header().header_bytes()
     }
 
     /// SHA-256 of the header bytes: what `hash` must be.
@@ -147,5 +199,10 @@ mod tests {
         assert!(json.starts_with("{\"version\":1,\"height\":5,\"timestamp\":1700000000123,"));
         assert!(!json.contains('\n'));
         assert_eq!(serde_json::from_str::<Block>(&json).unwrap(), b);
+        let header = serde_json::to_string(&b.header()).unwrap();
+        assert_eq!(
+            header,
+            json.split(",\"data\"").next().unwrap().to_string() + "}"
+        );
     }
 }

@@ -12,8 +12,11 @@
 //!
 //! See `tutorial/05-chain-rules.md` and `tutorial/06-forks-and-locators.md`.
 
-use crate::block::Block;
-use crate::consensus::{check_block, expected_difficulty, median_time_past, ChainError, ChainView};
+use crate::block::{Block, Header};
+use crate::branch::Branch;
+use crate::consensus::{
+    check_block, context_len, expected_difficulty, median_time_past, ChainError, ChainView,
+};
 use crate::hash::Hash;
 use crate::params::{Network, Params};
 use crate::pow::work;
@@ -51,6 +54,8 @@ pub struct Blockchain {
     params: &'static Params,
     /// Active chain; `blocks[h].height == h`.
     blocks: Vec<Block>,
+    /// Their headers, `headers[h] == blocks[h].header()`: what the rules look at.
+    headers: Vec<Header>,
     /// `cumulative_work[h]` is the work of blocks 0..=h.
     cumulative_work: Vec<u128>,
     /// Hash → height, for the active chain only.
@@ -64,6 +69,7 @@ impl Blockchain {
         let mut chain = Blockchain {
             params: network.params(),
             blocks: Vec::new(),
+            headers: Vec::new(),
             cumulative_work: Vec::new(),
             by_hash: HashMap::new(),
         };
@@ -125,7 +131,7 @@ impl Blockchain {
     }
 
     fn view(&self) -> ChainView<'_> {
-        ChainView::new(&self.blocks, &[])
+        ChainView::new(&self.headers, &[])
     }
 
     /// The difficulty the next block must have.
@@ -178,6 +184,7 @@ impl Blockchain {
         self.cumulative_work
             .push(before.saturating_add(work(block.difficulty)));
         self.by_hash.insert(block.hash, block.height);
+        self.headers.push(block.header());
         self.blocks.push(block);
     }
 
@@ -237,13 +244,14 @@ impl Blockchain {
                 previous_hash: first.previous_hash,
             })?;
 
-        let base = &self.blocks[..=fork as usize];
+        let base = &self.headers[..=fork as usize];
+        let fresh_headers: Vec<Header> = fresh.iter().map(Block::header).collect();
         let now = crate::consensus::now_ms();
         let mut branch_work = 0u128;
         for (i, block) in fresh.iter().enumerate() {
             check_block(
                 block,
-                &ChainView::new(base, &fresh[..i]),
+                &ChainView::new(base, &fresh_headers[..i]),
                 self.params,
                 Some(now),
             )?;
@@ -259,14 +267,117 @@ impl Blockchain {
                 our_work,
             });
         }
-        for old in self.blocks.drain(fork as usize + 1..) {
-            self.by_hash.remove(&old.hash);
-        }
-        self.cumulative_work.truncate(fork as usize + 1);
+        self.truncate(fork);
         for block in fresh {
             self.push(block.clone());
         }
         let (tip, height, added) = (self.tip().hash, self.height(), fresh.len());
+        Ok(if depth == 0 {
+            Outcome::Extended { added, tip, height }
+        } else {
+            Outcome::Reorganized {
+                old_tip,
+                new_tip: tip,
+                depth,
+                added,
+            }
+        })
+    }
+
+    /// Takes every block above `fork` off the active chain.
+    fn truncate(&mut self, fork: u64) {
+        for old in self.blocks.drain(fork as usize + 1..) {
+            self.by_hash.remove(&old.hash);
+        }
+        self.headers.truncate(fork as usize + 1);
+        self.cumulative_work.truncate(fork as usize + 1);
+    }
+
+    /// The active chain's headers, genesis first.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The active headers after the highest `locator` hash we have, at most `limit`, ascending:
+    /// the answer to `get_headers`, found as [`blocks_after`](Self::blocks_after) finds blocks.
+    pub fn headers_after(&self, locator: &[Hash], limit: usize) -> &[Header] {
+        let fork = locator
+            .iter()
+            .filter_map(|h| self.height_of(h))
+            .max()
+            .unwrap_or(0);
+        let start = fork as usize + 1;
+        let end = start.saturating_add(limit).min(self.headers.len());
+        &self.headers[start.min(end)..end]
+    }
+
+    /// Work of our blocks above `height` (0 at the tip).
+    pub fn work_above(&self, height: u64) -> u128 {
+        let at = self
+            .cumulative_work
+            .get(height as usize)
+            .copied()
+            .unwrap_or(0);
+        self.total_work() - at
+    }
+
+    /// Where a branch whose first header is `first` leaves our chain, skipping the headers we
+    /// already have: the index of its first new header, and a [`Branch`] forking there with a
+    /// copy of the headers the rules need below it. `None` if it does not start on our chain.
+    pub fn fork_for(&self, headers: &[Header]) -> Option<(usize, Branch)> {
+        let new_from = headers
+            .iter()
+            .position(|h| self.by_hash.get(&h.hash) != Some(&h.height))
+            .unwrap_or(headers.len());
+        let parent = match headers.get(new_from) {
+            Some(first) => first.previous_hash,
+            None => headers.last()?.hash,
+        };
+        let fork = self.height_of(&parent)?;
+        Some((new_from, self.branch_at(fork)))
+    }
+
+    /// An empty [`Branch`] forking from our active block at `height`.
+    pub fn branch_at(&self, height: u64) -> Branch {
+        let from = (height as usize + 1).saturating_sub(context_len(self.params));
+        Branch::new(
+            self.params,
+            from as u64,
+            self.headers[from..=height as usize].to_vec(),
+            self.work_above(height),
+        )
+    }
+
+    /// Connects the bodies a [`Branch`] has downloaded and checked (every rule, outside the
+    /// lock). Only the connecting steps happen here: the fork point must still be on our
+    /// chain, and a branch that forks below our tip must carry strictly more work than our
+    /// blocks above the fork. On success the branch's bodies are our chain.
+    pub fn connect_branch(&mut self, branch: &Branch) -> Result<Outcome, ChainError> {
+        let (fork, fork_hash) = branch.fork();
+        let Some(first) = branch.bodies().first() else {
+            return Ok(Outcome::Known);
+        };
+        if self.block(fork).map(|b| b.hash) != Some(fork_hash) {
+            return Err(ChainError::UnknownParent {
+                height: first.height,
+                previous_hash: first.previous_hash,
+            });
+        }
+        let old_tip = self.tip().hash;
+        let depth = self.height() - fork;
+        let our_work = self.work_above(fork);
+        let branch_work = branch.body_work();
+        if depth > 0 && branch_work <= our_work {
+            return Ok(Outcome::NotMoreWork {
+                branch_work,
+                our_work,
+            });
+        }
+        self.truncate(fork);
+        for block in branch.bodies() {
+            self.push(block.clone());
+        }
+        let (tip, height, added) = (self.tip().hash, self.height(), branch.bodies().len());
         Ok(if depth == 0 {
             Outcome::Extended { added, tip, height }
         } else {

@@ -12,6 +12,7 @@
 //! See `tutorial/07-client-and-server.md` and `tutorial/12-persistence.md`.
 
 use crate::block::Block;
+use crate::branch::Branch;
 use crate::chain::{Blockchain, Outcome};
 use crate::consensus::ChainError;
 use crate::hash::Hash;
@@ -140,11 +141,12 @@ impl ChainState {
         Ok(self.record(|| Change::Append(vec![block.clone()])))
     }
 
-    /// Considers a branch from a peer (see [`Blockchain::evaluate_branch`]); returns what
-    /// happened and the change number that records it.
-    pub fn evaluate_branch(&self, branch: &[Block]) -> Result<(Outcome, u64), ChainError> {
+    /// Connects what `branch` has downloaded, if it now carries more work (see
+    /// [`Blockchain::connect_branch`]); returns what happened and the change number that
+    /// records it. Everything else about the branch was checked before, outside the lock.
+    pub fn connect_branch(&self, branch: &Branch) -> Result<(Outcome, u64), ChainError> {
         let mut chain = lock(&self.chain);
-        let outcome = chain.evaluate_branch(branch)?;
+        let outcome = chain.connect_branch(branch)?;
         let (fork, reorg) = match outcome {
             Outcome::Extended { added, height, .. } => (height - added as u64, false),
             Outcome::Reorganized { added, .. } => (chain.height() - added as u64, true),

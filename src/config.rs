@@ -12,6 +12,9 @@ pub const MAX_PEERS: usize = 32;
 /// Default limit on inbound connections still in their handshake (kept apart from
 /// [`MAX_PEERS`], so half-open connections can never take the slots of real peers).
 pub const MAX_HANDSHAKES: usize = 16;
+/// Default cap on the memory of one peer's branch while its headers carry no more work than
+/// our chain (16 MiB: about 131 000 headers, so a fork that deep can still win).
+pub const MAX_UNPROVEN_HEADER_BYTES: usize = 16 << 20;
 /// Default number of outbound connections the node keeps from its address book.
 pub const TARGET_OUTBOUND: usize = 8;
 
@@ -45,6 +48,9 @@ pub struct Config {
     pub duplicate_window: Duration,
     /// How many blocks to ask for in one `get_blocks` (500, the protocol's maximum).
     pub sync_batch: usize,
+    /// A peer's branch may take this much memory in headers before its work beats ours; past
+    /// it the peer is dropped (16 MiB).
+    pub max_unproven_header_bytes: usize,
     /// Print log lines to stdout.
     pub log: bool,
 }
@@ -65,6 +71,7 @@ impl Config {
             address_refresh_interval: Duration::from_secs(60),
             duplicate_window: Duration::from_secs(2),
             sync_batch: MAX_BLOCKS_PER_MESSAGE,
+            max_unproven_header_bytes: MAX_UNPROVEN_HEADER_BYTES,
             log: true,
         }
     }

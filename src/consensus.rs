@@ -12,7 +12,7 @@
 //!
 //! See `tutorial/04-difficulty.md` and `tutorial/05-chain-rules.md`.
 
-use crate::block::Block;
+use crate::block::{Block, Header};
 use crate::hash::Hash;
 use crate::params::Params;
 use crate::pow::meets_difficulty;
@@ -147,33 +147,54 @@ impl fmt::Display for ChainError {
 
 impl std::error::Error for ChainError {}
 
-/// The ancestors a block is checked against: `base` (our blocks from genesis up to a fork
-/// point, where index == height) followed by `branch` (blocks on top of it, heights in order).
-/// The last block of the view is the parent of the block being checked.
+/// The ancestors a block is checked against: `base` (our chain's headers from height `first`
+/// up to a fork point) followed by `branch` (headers on top of it, heights in order). The last
+/// header of the view is the parent of the block being checked.
+///
+/// A view need not reach back to genesis: the rules look back at most [`context_len`] headers,
+/// so a branch is checked against a copy of just that many of our headers, taken out of the
+/// chain lock once.
 #[derive(Clone, Copy)]
 pub struct ChainView<'a> {
-    base: &'a [Block],
-    branch: &'a [Block],
+    first: u64,
+    base: &'a [Header],
+    branch: &'a [Header],
+}
+
+/// How many headers, ending at a fork point, the rules need to check the blocks above it: the
+/// retarget window and the median's span, plus the parent.
+pub fn context_len(params: &Params) -> usize {
+    (params.retarget_interval as usize).max(MEDIAN_TIME_SPAN) + 1
 }
 
 impl<'a> ChainView<'a> {
     /// A view of `base` (genesis first, never empty) followed by `branch`.
-    pub fn new(base: &'a [Block], branch: &'a [Block]) -> Self {
-        assert!(!base.is_empty(), "a chain view starts at genesis");
-        ChainView { base, branch }
+    pub fn new(base: &'a [Header], branch: &'a [Header]) -> Self {
+        ChainView::starting_at(0, base, branch)
     }
 
-    /// The block at `height` in this view.
-    pub fn get(&self, height: u64) -> Option<&'a Block> {
-        let h = usize::try_from(height).ok()?;
+    /// A view of `base`, whose first header is at height `first` (never empty), followed by
+    /// `branch`. Heights below `first` are not in the view.
+    pub fn starting_at(first: u64, base: &'a [Header], branch: &'a [Header]) -> Self {
+        assert!(!base.is_empty(), "a chain view has a base");
+        ChainView {
+            first,
+            base,
+            branch,
+        }
+    }
+
+    /// The header at `height` in this view.
+    pub fn get(&self, height: u64) -> Option<&'a Header> {
+        let h = usize::try_from(height.checked_sub(self.first)?).ok()?;
         match h.checked_sub(self.base.len()) {
             None => self.base.get(h),
             Some(i) => self.branch.get(i),
         }
     }
 
-    /// The highest block of the view: the parent of the next block.
-    pub fn tip(&self) -> &'a Block {
+    /// The highest header of the view: the parent of the next block.
+    pub fn tip(&self) -> &'a Header {
         self.branch
             .last()
             .unwrap_or_else(|| self.base.last().expect("non-empty"))
@@ -214,7 +235,7 @@ pub fn expected_difficulty(view: &ChainView, params: &Params) -> u32 {
     }
     let ancestor = view
         .get(height - r)
-        .expect("height - R is below the parent");
+        .expect("a view holds context_len headers below its branch");
     // Timestamps may step backwards a little (only the median must rise), so saturate: a
     // negative span just means "very fast".
     let span = parent.timestamp.saturating_sub(ancestor.timestamp);
@@ -235,37 +256,91 @@ pub fn expected_difficulty(view: &ChainView, params: &Params) -> u32 {
 ///
 /// `now` is our clock in milliseconds for the future-drift rule; `None` skips that one rule
 /// (when loading our own old blocks from disk). Cheap checks run first, so junk costs little.
+///
+/// Sync checks the same rules in two halves, so the half that needs no chain state runs
+/// outside the chain lock: [`check_header_alone`] and [`check_header_in_context`] on a header,
+/// then [`check_body`] on its block. Together they are exactly this function.
 pub fn check_block(
     block: &Block,
     view: &ChainView,
     params: &Params,
     now: Option<u64>,
 ) -> Result<(), ChainError> {
-    let height = block.height;
-    let parent = view.tip();
+    let header = block.header();
+    check_version(&header)?;
+    check_link(&header, view)?;
+    check_sizes(block, params)?;
+    check_difficulty(&header, view, params)?;
+    check_median(&header, view)?;
+    check_clock(&header, params, now)?;
+    check_hash(&header)?;
+    check_merkle(block)
+}
 
-    // Rule 1: version.
-    if block.version != 1 {
+/// The rules a header alone can show, with no ancestor in sight: rule 1 (version), rule 3
+/// (an honest hash that meets its difficulty) and the clock half of rule 6.
+pub fn check_header_alone(
+    header: &Header,
+    params: &Params,
+    now: Option<u64>,
+) -> Result<(), ChainError> {
+    check_version(header)?;
+    check_clock(header, params, now)?;
+    check_hash(header)
+}
+
+/// The rules that need the ancestors in `view`: rule 2 (it sits on its parent), rule 5 (the
+/// expected difficulty) and the median half of rule 6.
+pub fn check_header_in_context(
+    header: &Header,
+    view: &ChainView,
+    params: &Params,
+) -> Result<(), ChainError> {
+    check_link(header, view)?;
+    check_difficulty(header, view, params)?;
+    check_median(header, view)
+}
+
+/// Rule 4, the body: the data within the size limits, and the merkle root its header commits
+/// to. Needs no ancestor.
+pub fn check_body(block: &Block, params: &Params) -> Result<(), ChainError> {
+    check_sizes(block, params)?;
+    check_merkle(block)
+}
+
+/// Rule 1: version.
+fn check_version(header: &Header) -> Result<(), ChainError> {
+    if header.version != 1 {
         return Err(ChainError::BadVersion {
-            height,
-            version: block.version,
+            height: header.height,
+            version: header.version,
         });
     }
-    // Rule 2: it sits on its parent.
-    if block.height != parent.height + 1 {
+    Ok(())
+}
+
+/// Rule 2: it sits on its parent.
+fn check_link(header: &Header, view: &ChainView) -> Result<(), ChainError> {
+    let (height, parent) = (header.height, view.tip());
+    if height != parent.height + 1 {
         return Err(ChainError::BadHeight {
             height,
             expected: parent.height + 1,
         });
     }
-    if block.previous_hash != parent.hash {
+    if header.previous_hash != parent.hash {
         return Err(ChainError::BadPreviousHash {
             height,
-            previous_hash: block.previous_hash,
+            previous_hash: header.previous_hash,
             expected: parent.hash,
         });
     }
-    // Rule 4, the size half: before any hashing of data.
+    Ok(())
+}
+
+/// Rule 4, the size half: before any hashing of data.
+fn check_sizes(block: &Block, params: &Params) -> Result<(), ChainError> {
+    let height = block.height;
     if block.data.len() > params.max_data_items {
         return Err(ChainError::TooManyItems {
             height,
@@ -281,55 +356,76 @@ pub fn check_block(
             max: params.max_data_bytes,
         });
     }
-    // Rule 5: difficulty follows the retarget rule.
+    Ok(())
+}
+
+/// Rule 5: difficulty follows the retarget rule.
+fn check_difficulty(header: &Header, view: &ChainView, params: &Params) -> Result<(), ChainError> {
     let expected = expected_difficulty(view, params);
-    if block.difficulty != expected {
+    if header.difficulty != expected {
         return Err(ChainError::BadDifficulty {
-            height,
-            difficulty: block.difficulty,
+            height: header.height,
+            difficulty: header.difficulty,
             expected,
         });
     }
-    // Rule 6: time moves forward (by the median) and not too far past our clock.
+    Ok(())
+}
+
+/// Rule 6, first half: time moves forward, by the median.
+fn check_median(header: &Header, view: &ChainView) -> Result<(), ChainError> {
     let median = median_time_past(view);
-    if block.timestamp <= median {
+    if header.timestamp <= median {
         return Err(ChainError::TimestampNotAfterMedian {
-            height,
-            timestamp: block.timestamp,
+            height: header.height,
+            timestamp: header.timestamp,
             median,
         });
     }
+    Ok(())
+}
+
+/// Rule 6, second half: not too far past our clock (skipped when `now` is `None`).
+fn check_clock(header: &Header, params: &Params, now: Option<u64>) -> Result<(), ChainError> {
     if let Some(now) = now {
         let max = now.saturating_add(params.max_future_drift_ms);
-        if block.timestamp > max {
+        if header.timestamp > max {
             return Err(ChainError::TimestampTooFarAhead {
-                height,
-                timestamp: block.timestamp,
+                height: header.height,
+                timestamp: header.timestamp,
                 max,
             });
         }
     }
-    // Rule 3: the hash is honest and meets the difficulty.
-    let computed = block.compute_hash();
-    if block.hash != computed {
+    Ok(())
+}
+
+/// Rule 3: the hash is honest and meets the difficulty.
+fn check_hash(header: &Header) -> Result<(), ChainError> {
+    let computed = header.compute_hash();
+    if header.hash != computed {
         return Err(ChainError::BadHash {
-            height,
-            claimed: block.hash,
+            height: header.height,
+            claimed: header.hash,
             computed,
         });
     }
-    if !meets_difficulty(&block.hash, block.difficulty) {
+    if !meets_difficulty(&header.hash, header.difficulty) {
         return Err(ChainError::InsufficientWork {
-            height,
-            hash: block.hash,
-            difficulty: block.difficulty,
+            height: header.height,
+            hash: header.hash,
+            difficulty: header.difficulty,
         });
     }
-    // Rule 4, the commitment half: the merkle root matches the data.
+    Ok(())
+}
+
+/// Rule 4, the commitment half: the merkle root matches the data.
+fn check_merkle(block: &Block) -> Result<(), ChainError> {
     let computed = crate::merkle::merkle_root(&block.data);
     if block.merkle_root != computed {
         return Err(ChainError::BadMerkleRoot {
-            height,
+            height: block.height,
             claimed: block.merkle_root,
             computed,
         });

@@ -15,6 +15,7 @@
 //! - [`params`]: the `main` and `regtest` networks, their genesis blocks and numbers.
 //! - [`consensus`]: the six rules a block must pass, in one function every path calls.
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
+//! - [`branch`]: a competing branch as it downloads: headers first, then bodies, checked once.
 //! - [`miner`]: nonce search on every core, with a stop flag.
 //!
 //! Keeping it, beside the chain:
@@ -43,6 +44,7 @@
 
 pub mod address_book;
 pub mod block;
+pub mod branch;
 pub mod chain;
 pub mod chain_state;
 pub mod cli;

@@ -5,11 +5,13 @@
 //! Every message is one line of UTF-8 JSON ending in `\n`:
 //!
 //! ```text
-//! {"type":"hello","payload":{"version":1,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
+//! {"type":"hello","payload":{"version":2,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
 //! {"type":"latest_block"}
 //! {"type":"block","payload":{"version":1,"height":5,…}}
 //! {"type":"get_blocks","payload":{"locator":["ab12…","07dd…"],"limit":500}}
 //! {"type":"blocks","payload":[{…},{…}]}
+//! {"type":"get_headers","payload":{"locator":["ab12…","07dd…"],"limit":2000}}
+//! {"type":"headers","payload":[{"version":1,"height":1,…,"hash":"…"},…]}
 //! {"type":"get_peers"}
 //! {"type":"peers","payload":["127.0.0.1:8556"]}
 //! {"type":"ping","payload":{"nonce":42}}
@@ -25,18 +27,22 @@
 //!
 //! See `tutorial/08-messages-and-framing.md` and `tutorial/A-wire-protocol.md`.
 
-use crate::block::Block;
+use crate::block::{Block, Header};
 use crate::hash::Hash;
 use serde::{Deserialize, Serialize};
 
-/// The protocol version carried in `hello`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version carried in `hello`. Version 2 added `get_headers` and `headers`, which
+/// every node must answer, so a version-1 node cannot take part.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest line a node reads: 4 MiB. A longer one is refused without buffering the rest.
 pub const MAX_LINE_BYTES: usize = 4_194_304;
 
 /// At most this many blocks in one `blocks` message.
 pub const MAX_BLOCKS_PER_MESSAGE: usize = 500;
+
+/// At most this many headers in one `headers` message (as Bitcoin's `MAX_HEADERS_RESULTS`).
+pub const MAX_HEADERS_PER_MESSAGE: usize = 2_000;
 
 /// At most this many hashes in a `get_blocks` locator (as Bitcoin's `MAX_LOCATOR_SZ`). Our own
 /// locators stay well under it: about 10 + log2(height) hashes.
@@ -60,6 +66,10 @@ pub enum Message {
     GetBlocks(GetBlocks),
     /// The answer to `get_blocks`: ascending heights, at most `limit` and 500.
     Blocks(Vec<Block>),
+    /// Ask for the headers after the highest locator hash the peer has.
+    GetHeaders(GetHeaders),
+    /// The answer to `get_headers`: ascending heights, at most `limit` and 2 000.
+    Headers(Vec<Header>),
     /// Ask for addresses of other nodes.
     GetPeers,
     /// Dialable addresses, `host:port`.
@@ -94,6 +104,15 @@ pub struct GetBlocks {
     pub limit: usize,
 }
 
+/// The `get_headers` payload: the same shape as `get_blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetHeaders {
+    /// Our block locator (tip first, genesis last).
+    pub locator: Vec<Hash>,
+    /// The most headers we want back.
+    pub limit: usize,
+}
+
 /// The `ping` and `pong` payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Nonce {
@@ -109,12 +128,14 @@ pub struct ErrorReason {
 }
 
 /// Every `type` this version understands, to tell "unknown type" from "bad payload".
-const TYPES: [&str; 10] = [
+const TYPES: [&str; 12] = [
     "hello",
     "latest_block",
     "block",
     "get_blocks",
     "blocks",
+    "get_headers",
+    "headers",
     "get_peers",
     "peers",
     "ping",
@@ -131,6 +152,8 @@ impl Message {
             Message::Block(_) => "block",
             Message::GetBlocks(_) => "get_blocks",
             Message::Blocks(_) => "blocks",
+            Message::GetHeaders(_) => "get_headers",
+            Message::Headers(_) => "headers",
             Message::GetPeers => "get_peers",
             Message::Peers(_) => "peers",
             Message::Ping(_) => "ping",

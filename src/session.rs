@@ -7,34 +7,27 @@
 //! queue (see [`connection`](crate::connection)), so a peer that does not read only hurts
 //! itself.
 //!
-//! Catching up (the seed only handled a peer exactly one block ahead): when a `block` does not
-//! fit on our tip we send `get_blocks` with our locator; the peer answers with up to 500 blocks
-//! after the highest hash we share; we validate them as a branch, keep asking while batches come
-//! back full and we have not reached the peer's tip, and switch to the branch when it has more
-//! work than ours.
+//! Catching up, headers first, lives in the child module `sync` (`src/session/sync.rs`).
 //!
 //! See `tutorial/09-handshake-and-sync.md` and `tutorial/11-defending-the-node.md`.
 
 use crate::block::Block;
-use crate::chain::Outcome;
 use crate::chain_state::Announced;
 use crate::connection::{MessageReader, MessageWriter, NetError};
-use crate::consensus::ChainError;
-use crate::hash::Hash;
 use crate::log::quote;
 use crate::message::{
-    encode_blocks_within_limit, GetBlocks, Hello, Message, Nonce, MAX_BLOCKS_PER_MESSAGE,
-    MAX_LOCATOR_HASHES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
+    encode_blocks_within_limit, GetBlocks, GetHeaders, Hello, Message, Nonce,
+    MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
+    MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
 use crate::state::{random_u64, NodeState};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sync::SyncState;
 
-/// A weaker-so-far branch is kept while more of it arrives, up to this many blocks. A branch
-/// that is still behind after this many blocks is dropped rather than held in memory forever.
-pub const MAX_PENDING_BLOCKS: usize = 10_000;
+mod sync;
 
 /// After sending `error`, read and discard the peer's input for this long at most (see
 /// [`MessageReader::drain`]).
@@ -96,19 +89,6 @@ pub(crate) fn run(
     state
         .log
         .log(format_args!("[-] Connection from {addr} closed ({reason})"));
-}
-
-/// Where catching up from this peer stands.
-#[derive(Default)]
-struct SyncState {
-    /// A `get_blocks` we sent and have no answer to yet, and when we sent it.
-    in_flight: Option<Instant>,
-    /// The `limit` of that request.
-    requested: usize,
-    /// The newest tip this peer announced with `block`.
-    peer_tip: Option<Hash>,
-    /// A valid branch that does not yet have more work than ours, while more of it arrives.
-    pending: Vec<Block>,
 }
 
 struct Session {
@@ -276,13 +256,7 @@ impl Session {
                 config.idle_timeout.as_millis()
             )));
         }
-        if self
-            .sync
-            .in_flight
-            .is_some_and(|t| t.elapsed() >= config.ping_interval)
-        {
-            self.sync.in_flight = None;
-        }
+        self.sync.expire_request(config.ping_interval);
         self.send(&Message::Ping(Nonce {
             nonce: random_u64(),
         }))
@@ -300,6 +274,8 @@ impl Session {
             Message::Block(block) => self.on_block(block),
             Message::GetBlocks(request) => self.on_get_blocks(request),
             Message::Blocks(batch) => self.on_blocks(batch),
+            Message::GetHeaders(request) => self.on_get_headers(request),
+            Message::Headers(headers) => self.on_headers(headers),
             Message::GetPeers => {
                 let addrs = self.state.peers.addresses_for(self.id, MAX_PEER_ADDRESSES);
                 let addrs = addrs.iter().map(|a| a.to_string()).collect();
@@ -333,24 +309,10 @@ impl Session {
                 Ok(())
             }
             Announced::Invalid(e) => Err(Close::Violation(format!("invalid block: {e}"))),
-            // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss.
-            Announced::NotOnOurTip { locator } => self.request_blocks(locator),
+            // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss,
+            // headers first.
+            Announced::NotOnOurTip { locator } => self.request_headers(locator),
         }
-    }
-
-    fn request_blocks(&mut self, locator: Vec<Hash>) -> Handled {
-        if self.sync.in_flight.is_some() {
-            return Ok(());
-        }
-        let limit = self
-            .state
-            .config
-            .sync_batch
-            .clamp(1, MAX_BLOCKS_PER_MESSAGE);
-        self.sync.in_flight = Some(Instant::now());
-        self.sync.requested = limit;
-        self.state.count(|s| s.get_blocks_sent += 1);
-        self.send(&Message::GetBlocks(GetBlocks { locator, limit }))
     }
 
     fn on_get_blocks(&mut self, request: GetBlocks) -> Handled {
@@ -361,11 +323,21 @@ impl Session {
             )));
         }
         let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
-        // Copy the blocks out under the lock; encode them after releasing it.
-        let (blocks, seq) = self
-            .state
-            .chain
-            .read_durable(|chain| chain.blocks_after(&request.locator, limit).to_vec());
+        // Copy the blocks out under the lock; encode them after releasing it. A block's JSON
+        // is at least as long as its data, so blocks past 4 MiB of data could never fit in the
+        // line: they are not copied.
+        let (blocks, seq) = self.state.chain.read_durable(|chain| {
+            let after = chain.blocks_after(&request.locator, limit);
+            let mut data = 0;
+            let fit = after
+                .iter()
+                .position(|b| {
+                    data += b.data_bytes();
+                    data > MAX_LINE_BYTES
+                })
+                .unwrap_or(after.len());
+            after[..fit.max(1).min(after.len())].to_vec()
+        });
         let line = encode_blocks_within_limit(&blocks);
         self.state.chain.wait_durable(seq);
         self.writer
@@ -373,108 +345,20 @@ impl Session {
             .map_err(|e| Close::Quiet(e.to_string()))
     }
 
-    /// A batch answering our `get_blocks`.
-    fn on_blocks(&mut self, batch: Vec<Block>) -> Handled {
-        if batch.len() > MAX_BLOCKS_PER_MESSAGE {
+    fn on_get_headers(&mut self, request: GetHeaders) -> Handled {
+        if request.locator.len() > MAX_LOCATOR_HASHES {
             return Err(Close::Violation(format!(
-                "blocks message with {} blocks, more than {MAX_BLOCKS_PER_MESSAGE}",
-                batch.len()
+                "locator has {} hashes, more than {MAX_LOCATOR_HASHES}",
+                request.locator.len()
             )));
         }
-        let largest_line = self.reader.largest_line;
-        self.state.count(|stats| {
-            stats.batches_received += 1;
-            stats.blocks_received += batch.len() as u64;
-            stats.largest_line = stats.largest_line.max(largest_line);
-        });
-        let was_requested = self.sync.in_flight.take().is_some();
-        let full = batch.len() >= self.sync.requested;
-        let Some(last) = batch.last().map(|b| b.hash) else {
-            return Ok(());
-        };
-
-        // Ask for the next batch before validating this one, so the peer prepares it while we
-        // check: sync then keeps both ends busy instead of taking turns. We keep asking until
-        // we reach the tip the peer announced (a batch may be cut short by the line limit) or,
-        // if it announced none, while batches come back full. If this batch turns out invalid
-        // we close the connection and the answer goes nowhere.
-        let peer_tip = self.sync.peer_tip;
-        let (behind_peer_tip, locator) = self.state.chain.read(|chain| {
-            let behind = peer_tip.map(|t| t != last && !chain.contains(&t));
-            (behind, chain.locator())
-        });
-        if was_requested && behind_peer_tip.unwrap_or(full) {
-            let mut next = vec![last];
-            next.extend(locator.into_iter().filter(|h| *h != last));
-            next.truncate(MAX_LOCATOR_HASHES);
-            self.request_blocks(next)?;
-        }
-
-        // A batch that continues a pending weaker branch is judged together with it.
-        let pending = &mut self.sync.pending;
-        let continues = pending
-            .last()
-            .is_some_and(|p| p.hash == batch[0].previous_hash);
-        if !continues {
-            pending.clear();
-        }
-        pending.extend(batch);
-
-        match self.state.chain.evaluate_branch(&self.sync.pending) {
-            Ok((Outcome::Extended { height, tip, added }, seq)) => {
-                self.state.log.log(format_args!(
-                    "[*] Accepted {added} blocks from {}, now at {height} {}",
-                    self.addr,
-                    tip.short()
-                ));
-                self.adopt_pending(seq);
-            }
-            Ok((
-                Outcome::Reorganized {
-                    old_tip,
-                    new_tip,
-                    depth,
-                    added,
-                },
-                seq,
-            )) => {
-                self.state.log.log(format_args!(
-                    "[*] Reorganized to the chain of {}: {depth} blocks replaced by {added}, tip {} -> {}",
-                    self.addr,
-                    old_tip.short(),
-                    new_tip.short()
-                ));
-                self.adopt_pending(seq);
-            }
-            Ok((Outcome::Known, _)) => self.sync.pending.clear(),
-            Ok((Outcome::NotMoreWork { .. }, _))
-                if self.sync.pending.len() > MAX_PENDING_BLOCKS =>
-            {
-                self.state.log.log(format_args!(
-                    "[!] Dropped a branch of {} blocks from {}: still not more work than ours",
-                    self.sync.pending.len(),
-                    self.addr
-                ));
-                self.sync.pending.clear();
-            }
-            Ok((Outcome::NotMoreWork { .. }, _)) => {}
-            // We moved since we asked (or the peer did); the next announcement restarts sync.
-            Err(ChainError::UnknownParent { .. }) => self.sync.pending.clear(),
-            Err(e) => {
-                self.sync.pending.clear();
-                return Err(Close::Violation(format!("invalid block: {e}")));
-            }
-        }
-        Ok(())
-    }
-
-    /// The pending branch is now our chain: forget it and announce its tip.
-    fn adopt_pending(&mut self, seq: u64) {
-        let pending = std::mem::take(&mut self.sync.pending);
-        if let Some(tip) = pending.last() {
-            self.state.peers.gave_block(self.id, Instant::now());
-            self.state.new_tip(tip, Some(self.id), seq);
-        }
+        let limit = request.limit.min(MAX_HEADERS_PER_MESSAGE);
+        // Headers are small (2 000 of them encode to about 700 KB): copy, release, encode.
+        let headers = self
+            .state
+            .chain
+            .read(|chain| chain.headers_after(&request.locator, limit).to_vec());
+        self.send(&Message::Headers(headers))
     }
 
     fn on_peers(&mut self, addrs: Vec<String>) -> Handled {

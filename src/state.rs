@@ -26,6 +26,10 @@ use std::sync::{Arc, Mutex};
 /// Counters about catching up, for tests and the sync benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncStats {
+    /// `get_headers` messages sent.
+    pub get_headers_sent: u64,
+    /// Headers received in `headers` messages we asked for.
+    pub headers_received: u64,
     /// `get_blocks` messages sent.
     pub get_blocks_sent: u64,
     /// `blocks` messages received.

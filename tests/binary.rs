@@ -93,7 +93,24 @@ impl Drop for Process {
 /// Runs the binary with `args`, expects exit code 1 and exactly one line on stderr (a fatal
 /// error is one clear line), and returns stderr and stdout.
 fn fails_with_one_line_and_output(args: &[&str]) -> (String, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A node that starts when it should have refused would run forever: fail at the deadline.
+    let end = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("args {args:?}: still running after {DEADLINE:?}; expected exit code 1");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "args {args:?}: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -243,14 +260,18 @@ fn a_second_node_on_one_data_dir_exits_1() {
 /// once output flows again the node says how many lines it dropped.
 #[test]
 fn unread_stdout_does_not_block_the_node() {
-    let mut child = Command::new(BIN)
-        .args(["0", "--regtest"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn peerchain");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut node = Process {
+        child: Command::new(BIN)
+            .args(["0", "--regtest"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn peerchain"),
+        stdin: None,
+        lines: mpsc::channel().1,
+    }; // killed on drop, even when the test fails
+    let mut stdout = BufReader::new(node.child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("listening on") {
         line.clear();
@@ -288,8 +309,6 @@ fn unread_stdout_does_not_block_the_node() {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A torn last line is cut off with a warning and the node starts.

@@ -86,6 +86,24 @@ fn wrong_genesis() {
     assert_unharmed(&node, &before);
 }
 
+/// A node of protocol version 1, which knows no `get_headers`, is refused by name.
+#[test]
+fn protocol_version_1_is_refused() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.send(&Message::Hello(peerchain::message::Hello {
+        version: 1,
+        genesis: Network::Regtest.genesis().hash,
+        node_id: "0000000000000011".into(),
+        listen_port: None,
+    }));
+    assert_eq!(
+        peer.expect_error_and_close(),
+        "unsupported protocol version 1, this node speaks 2"
+    );
+    assert_unharmed(&node, &before);
+}
+
 /// A hello carrying the node's own id is a connection to itself.
 #[test]
 fn self_connection() {
@@ -285,7 +303,7 @@ fn split_and_joined_writes() {
     let mut peer = RawPeer::connect(&node);
     peer.stream.set_nodelay(true).unwrap();
     let hello = Message::Hello(peerchain::message::Hello {
-        version: 1,
+        version: peerchain::message::PROTOCOL_VERSION,
         genesis: Network::Regtest.genesis().hash,
         node_id: "000000000000000a".into(),
         listen_port: None,

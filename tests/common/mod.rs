@@ -100,7 +100,7 @@ impl RawPeer {
     /// Sends a hello for `genesis` with `node_id`.
     pub fn hello(&mut self, genesis: Hash, node_id: &str) {
         self.send(&Message::Hello(Hello {
-            version: 1,
+            version: peerchain::message::PROTOCOL_VERSION,
             genesis,
             node_id: node_id.to_string(),
             listen_port: None,

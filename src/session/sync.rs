@@ -1,0 +1,279 @@
+//! Catching up from one peer, headers first.
+//!
+//! The seed only handled a peer exactly one block ahead. Here is the whole algorithm:
+//!
+//! 1. A `block` from the peer that does not fit on our tip (an unknown parent, or a tip far
+//!    ahead) makes us send `get_headers` with our locator.
+//! 2. The peer answers with up to 2 000 headers after the highest locator hash it has. We find
+//!    where they leave our chain (the fork point) and check each header against every rule a
+//!    header alone can show, outside the chain lock (see [`Branch`]).
+//! 3. While the branch's headers carry no more work than our blocks above the fork, the branch
+//!    is *unproven*: we keep at most `max_unproven_header_bytes` of it. A full answer makes us
+//!    ask for the next headers; a short one means the peer has nothing better than ours, and we
+//!    drop the branch. A peer whose unproven branch passes the cap is dropped: it is feeding us
+//!    a chain that does not win.
+//! 4. Once the headers carry more work, the branch is *proven*, and we fetch bodies along it
+//!    with `get_blocks`, 500 at a time, asking for the next batch before checking this one.
+//!    Each body must match its header; only its body is left to check, still outside the lock.
+//! 5. After each batch, [`connect_branch`](crate::chain::Blockchain::connect_branch) runs under
+//!    the chain lock: the bodies so far become our chain as soon as they carry more work than
+//!    our blocks above the fork (at once, when the fork point is our tip). Until then we hold
+//!    them, which costs memory only for a branch whose work is proven.
+//!
+//! When the fork point is our own tip (a plain catch-up), the first headers already prove the
+//! branch, so sync costs one extra round trip of headers and then runs as fast as before.
+
+use super::{Close, Handled, Session};
+use crate::block::{Block, Header};
+use crate::branch::{Branch, BranchError};
+use crate::chain::Outcome;
+use crate::consensus::{now_ms, ChainError};
+use crate::hash::Hash;
+use crate::message::{
+    GetBlocks, GetHeaders, Message, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE,
+};
+use std::time::{Duration, Instant};
+
+/// A request we sent and have no answer to yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    Headers,
+    Blocks,
+}
+
+/// Where catching up from this peer stands.
+#[derive(Default)]
+pub(super) struct SyncState {
+    /// The request in flight, how many items it asked for, and when it was sent.
+    in_flight: Option<(Request, usize, Instant)>,
+    /// The newest tip this peer announced with `block`.
+    pub peer_tip: Option<Hash>,
+    /// The branch being downloaded from this peer, if any.
+    branch: Option<Branch>,
+}
+
+impl SyncState {
+    /// Forgets a request the peer has not answered for `after`, so a new one can be sent.
+    pub fn expire_request(&mut self, after: Duration) {
+        if self.in_flight.is_some_and(|(_, _, t)| t.elapsed() >= after) {
+            self.in_flight = None;
+        }
+    }
+
+    /// Takes the answer to `request` off the books: `Some(limit)` if it was the one in flight.
+    fn answered(&mut self, request: Request) -> Option<usize> {
+        match self.in_flight {
+            Some((r, limit, _)) if r == request => {
+                self.in_flight = None;
+                Some(limit)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Session {
+    /// Sends `get_headers` with `locator`, unless a request is in flight.
+    pub(super) fn request_headers(&mut self, locator: Vec<Hash>) -> Handled {
+        if self.sync.in_flight.is_some() {
+            return Ok(());
+        }
+        let limit = MAX_HEADERS_PER_MESSAGE;
+        self.sync.in_flight = Some((Request::Headers, limit, Instant::now()));
+        self.state.count(|s| s.get_headers_sent += 1);
+        self.send(&Message::GetHeaders(GetHeaders { locator, limit }))
+    }
+
+    /// Sends `get_blocks` with `locator`, unless a request is in flight.
+    fn request_blocks(&mut self, locator: Vec<Hash>) -> Handled {
+        if self.sync.in_flight.is_some() {
+            return Ok(());
+        }
+        let limit = self
+            .state
+            .config
+            .sync_batch
+            .clamp(1, MAX_BLOCKS_PER_MESSAGE);
+        self.sync.in_flight = Some((Request::Blocks, limit, Instant::now()));
+        self.state.count(|s| s.get_blocks_sent += 1);
+        self.send(&Message::GetBlocks(GetBlocks { locator, limit }))
+    }
+
+    /// Headers answering our `get_headers`.
+    pub(super) fn on_headers(&mut self, headers: Vec<Header>) -> Handled {
+        if headers.len() > MAX_HEADERS_PER_MESSAGE {
+            return Err(Close::Violation(format!(
+                "headers message with {} headers, more than {MAX_HEADERS_PER_MESSAGE}",
+                headers.len()
+            )));
+        }
+        // Headers nobody asked for are ignored: they cost us nothing but the read.
+        let Some(requested) = self.sync.answered(Request::Headers) else {
+            return Ok(());
+        };
+        self.state
+            .count(|s| s.headers_received += headers.len() as u64);
+        let full = headers.len() >= requested;
+        let Some(last) = headers.last().map(|h| h.hash) else {
+            return Ok(());
+        };
+
+        // Continue the branch we have, or find where these headers leave our chain.
+        let continued = match self.sync.branch.as_mut() {
+            Some(branch) => branch.add_headers(&headers, now_ms()),
+            None => Err(BranchError::DoesNotConnect {
+                height: headers[0].height,
+                previous_hash: headers[0].previous_hash,
+            }),
+        };
+        match continued {
+            Ok(_) => {}
+            Err(BranchError::DoesNotConnect { .. }) => {
+                let Some((new_from, mut branch)) =
+                    self.state.chain.read(|chain| chain.fork_for(&headers))
+                else {
+                    // They do not start on our chain: we moved since we asked. The next
+                    // announcement starts over.
+                    self.sync.branch = None;
+                    return Ok(());
+                };
+                branch
+                    .add_headers(&headers[new_from..], now_ms())
+                    .map_err(invalid)?;
+                self.sync.branch = Some(branch);
+            }
+            Err(e) => return Err(invalid(e)),
+        }
+        let branch = self.sync.branch.as_ref().expect("set above");
+
+        if branch.proven() {
+            // Work is proven: fetch the bodies, from the last one we have.
+            let from = branch.bodies_tip();
+            return self.request_blocks(vec![from]);
+        }
+        let cap = self.state.config.max_unproven_header_bytes;
+        if branch.header_bytes() > cap {
+            let (fork, _) = branch.fork();
+            let count = branch.headers().len();
+            return Err(Close::Violation(format!(
+                "a branch of {count} headers from height {fork} still has no more work than ours; \
+                 past the {cap} bytes a node holds for an unproven branch"
+            )));
+        }
+        if full {
+            // More headers may tip the balance: ask from the last one.
+            let fork_hash = branch.fork().1;
+            return self.request_headers(vec![last, fork_hash]);
+        }
+        // The peer has nothing more, and what it has does not beat ours.
+        self.sync.branch = None;
+        Ok(())
+    }
+
+    /// A batch answering our `get_blocks`.
+    pub(super) fn on_blocks(&mut self, batch: Vec<Block>) -> Handled {
+        if batch.len() > MAX_BLOCKS_PER_MESSAGE {
+            return Err(Close::Violation(format!(
+                "blocks message with {} blocks, more than {MAX_BLOCKS_PER_MESSAGE}",
+                batch.len()
+            )));
+        }
+        let largest_line = self.reader.largest_line;
+        self.state.count(|stats| {
+            stats.batches_received += 1;
+            stats.blocks_received += batch.len() as u64;
+            stats.largest_line = stats.largest_line.max(largest_line);
+        });
+        let requested = self.sync.answered(Request::Blocks);
+        let was_requested = requested.is_some();
+        let full = batch.len() >= requested.unwrap_or(MAX_BLOCKS_PER_MESSAGE);
+        let Some(last) = batch.last().map(|b| b.hash) else {
+            return Ok(());
+        };
+        // Blocks only ever go into a branch whose work is proven.
+        if self.sync.branch.as_ref().is_none_or(|b| !b.proven()) {
+            return Ok(());
+        }
+
+        // Ask for the next batch before checking this one, so the peer prepares it while we
+        // check: sync then keeps both ends busy instead of taking turns. We keep asking until
+        // we reach the tip the peer announced (a batch may be cut short by the line limit) or,
+        // if it announced none, while batches come back full. If this batch turns out invalid
+        // we close the connection and the answer goes nowhere.
+        let peer_tip = self.sync.peer_tip;
+        let behind_peer_tip = self
+            .state
+            .chain
+            .read(|chain| peer_tip.map(|t| t != last && !chain.contains(&t)));
+        if was_requested && behind_peer_tip.unwrap_or(full) {
+            self.request_blocks(vec![last])?;
+        }
+
+        // Check the bodies against their headers, outside the lock.
+        let branch = self.sync.branch.as_mut().expect("checked above");
+        match branch.add_bodies(batch, now_ms()) {
+            Ok(()) => {}
+            // Not the bodies we are downloading: stale, or the peer moved. Start over later.
+            Err(BranchError::DoesNotConnect { .. }) => {
+                self.sync.branch = None;
+                return Ok(());
+            }
+            Err(e) => return Err(invalid(e)),
+        }
+        self.connect()
+    }
+
+    /// Under the chain lock, makes the downloaded bodies our chain if they now carry more work.
+    fn connect(&mut self) -> Handled {
+        let branch = self.sync.branch.as_mut().expect("a branch to connect");
+        match self.state.chain.connect_branch(branch) {
+            Ok((Outcome::Extended { height, tip, added }, seq)) => {
+                self.state.log.log(format_args!(
+                    "[*] Accepted {added} blocks from {}, now at {height} {}",
+                    self.addr,
+                    tip.short()
+                ));
+                self.adopt(seq);
+            }
+            Ok((
+                Outcome::Reorganized {
+                    old_tip,
+                    new_tip,
+                    depth,
+                    added,
+                },
+                seq,
+            )) => {
+                self.state.log.log(format_args!(
+                    "[*] Reorganized to the chain of {}: {depth} blocks replaced by {added}, tip {} -> {}",
+                    self.addr,
+                    old_tip.short(),
+                    new_tip.short()
+                ));
+                self.adopt(seq);
+            }
+            // Proven by its headers, but the bodies so far do not carry the work yet: hold them.
+            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _)) => {}
+            // Our chain moved below the fork point since the branch began.
+            Err(ChainError::UnknownParent { .. }) => self.sync.branch = None,
+            Err(e) => return Err(Close::Violation(format!("invalid block: {e}"))),
+        }
+        Ok(())
+    }
+
+    /// The branch's bodies are now our chain: move the branch past them and announce the tip.
+    fn adopt(&mut self, seq: u64) {
+        let branch = self.sync.branch.as_mut().expect("just connected");
+        let tip = branch.bodies().last().cloned();
+        branch.advance();
+        if let Some(tip) = tip {
+            self.state.peers.gave_block(self.id, Instant::now());
+            self.state.new_tip(&tip, Some(self.id), seq);
+        }
+    }
+}
+
+/// The reason for a branch the peer got wrong.
+fn invalid(e: BranchError) -> Close {
+    Close::Violation(format!("invalid block: {e}"))
+}
