@@ -92,6 +92,9 @@ pub struct Branch {
     body_work: u128,
     /// Work of our own blocks above the fork when the branch was made.
     our_work: u128,
+    /// Once proven, a branch stays proven: after its bodies become our chain, it forks from
+    /// our tip, where every block adds work.
+    proven: bool,
 }
 
 impl Branch {
@@ -109,6 +112,7 @@ impl Branch {
             bodies: Vec::new(),
             body_work: 0,
             our_work,
+            proven: false,
         }
     }
 
@@ -146,7 +150,7 @@ impl Branch {
     /// Do the headers carry more work than our blocks above the fork? Only then are bodies
     /// worth fetching.
     pub fn proven(&self) -> bool {
-        self.header_work > self.our_work
+        self.proven || self.header_work > self.our_work
     }
 
     /// Memory the headers take, for the cap on branches not yet proven.
@@ -244,5 +248,6 @@ impl Branch {
         self.bodies.clear();
         self.body_work = 0;
         self.our_work = 0;
+        self.proven = true;
     }
 }
