@@ -8,14 +8,61 @@
 //!    per batch; the goal is at most twice the in-memory time.
 //! 2. A line of 10 nodes: the median time for a block handed to the first node to reach the
 //!    last one (9 hops), over 25 blocks.
+//! 3. A deep reorganization: a node on its own 20 000-block fork switches to a heavier
+//!    25 000-block chain, headers first.
+//! 4. The chain lock: an honest peer's `latest_block` round trips (median and 99th
+//!    percentile) while another peer syncs 100 000 blocks from the node, and while one pulls
+//!    blocks full of characters JSON must escape.
+//! 5. Memory: while 4 peers feed the node branches of 140 000 headers that never beat its
+//!    chain (each is dropped at the 16 MiB cap): the peak resident set size, and the live heap
+//!    before, at its peak and after, counted by a wrapper around the system allocator. The heap
+//!    figure shows what the node still holds once the feeders are gone; the resident size does
+//!    not, since the C allocator keeps freed pages for reuse.
 //!
 //! All traffic stays on 127.0.0.1.
 
+use peerchain::message::{GetBlocks, Hello, Message, PROTOCOL_VERSION};
 use peerchain::store::Store;
 use peerchain::testing::{mine_blocks, mine_here};
 use peerchain::{Blockchain, Config, Network, Node};
-use std::net::TcpListener;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting live bytes and their peak (the peak can be reset).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator, which has the same contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
 
 const SYNC_BLOCKS: usize = 100_000;
 const LINE_NODES: usize = 10;
@@ -146,4 +193,205 @@ fn main() {
         times[0].as_secs_f64() * 1e3,
         times[LINE_ROUNDS - 1].as_secs_f64() * 1e3
     );
+    drop(nodes);
+
+    deep_reorg();
+    lock_latency(&chain_for_latency());
+    dead_branch_memory();
+}
+
+/// A raw peer for the benchmark: one line per message, both ways.
+struct Peer {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    fn connect(addr: SocketAddr, id: u64) -> Peer {
+        let writer = TcpStream::connect(addr).expect("connect");
+        writer.set_nodelay(true).unwrap();
+        let reader = BufReader::new(writer.try_clone().unwrap());
+        let mut peer = Peer { writer, reader };
+        peer.send(&Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            genesis: Network::Regtest.genesis().hash,
+            node_id: format!("{id:016x}"),
+            listen_port: None,
+        }));
+        peer
+    }
+
+    fn send(&mut self, message: &Message) {
+        let _ = self.writer.write_all(&message.encode());
+    }
+
+    /// The next message, or `None` once the node closed the connection.
+    fn recv(&mut self) -> Option<Message> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Message::decode(line.trim_end().as_bytes()).ok(),
+        }
+    }
+}
+
+fn deep_reorg() {
+    let mut ours = Blockchain::new(Network::Regtest);
+    mine_blocks(&mut ours, 20_000, 1_000, "ours");
+    let mut theirs = Blockchain::new(Network::Regtest);
+    mine_blocks(&mut theirs, 25_000, 1_000, "theirs");
+    let tip = theirs.tip().hash;
+    let a = start(ours);
+    let b = start(theirs);
+    let started = Instant::now();
+    a.connect(b.local_addr());
+    assert!(wait(|| a.summary().tip == tip), "the reorg did not happen");
+    println!(
+        "deep reorg: 20000 blocks in {:.3} s (a 20 000-block fork replaced by a heavier 25 000-block chain)",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn chain_for_latency() -> Blockchain {
+    let mut chain = Blockchain::new(Network::Regtest);
+    mine_blocks(&mut chain, SYNC_BLOCKS, 1_000, "bench");
+    chain
+}
+
+/// Round trips of `latest_block` from an honest peer while `load` runs; median and p99 in ms.
+fn round_trips(
+    node: &Node,
+    load: impl FnOnce(Arc<AtomicBool>) -> std::thread::JoinHandle<()>,
+) -> (f64, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = load(Arc::clone(&stop));
+    let mut asker = Peer::connect(node.local_addr(), 0xa5);
+    let mut times = Vec::new();
+    for _ in 0..500 {
+        let sent = Instant::now();
+        asker.send(&Message::LatestBlock);
+        while !matches!(asker.recv(), Some(Message::Block(_)) | None) {}
+        times.push(sent.elapsed().as_secs_f64() * 1e3);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = loader.join();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
+/// A peer that asks for blocks from genesis again and again, reading every answer.
+fn puller(addr: SocketAddr, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut peer = Peer::connect(addr, 0xb0);
+        let genesis = Network::Regtest.genesis().hash;
+        while !stop.load(Ordering::SeqCst) {
+            peer.send(&Message::GetBlocks(GetBlocks {
+                locator: vec![genesis],
+                limit: 500,
+            }));
+            loop {
+                match peer.recv() {
+                    Some(Message::Blocks(_)) => break,
+                    None => return,
+                    _ => {}
+                }
+            }
+        }
+    })
+}
+
+fn lock_latency(chain: &Blockchain) {
+    let source = start(chain.clone());
+    let (p50, p99) = round_trips(&source, |stop| {
+        let addr = source.local_addr();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let fresh = start(Blockchain::new(Network::Regtest));
+                fresh.connect(addr);
+                wait(|| {
+                    fresh.summary().height == SYNC_BLOCKS as u64 || stop.load(Ordering::SeqCst)
+                });
+            }
+        })
+    });
+    println!("latest_block round trip while a peer syncs {SYNC_BLOCKS} blocks from us: median {p50:.2} ms, p99 {p99:.2} ms");
+    drop(source);
+
+    let mut heavy = Blockchain::new(Network::Regtest);
+    for _ in 0..40 {
+        let data = vec!["\u{1}".repeat(65_536)];
+        let template = heavy.template(data, heavy.tip().timestamp + 1_000).unwrap();
+        heavy.append_checked(mine_here(template), None).unwrap();
+    }
+    let node = start(heavy);
+    let addr = node.local_addr();
+    let (p50, p99) = round_trips(&node, |stop| puller(addr, stop));
+    println!("latest_block round trip while a peer pulls escape-heavy blocks: median {p50:.2} ms, p99 {p99:.2} ms");
+}
+
+/// The resident set size now and its peak since the last reset, in MiB (Linux only).
+fn rss_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn dead_branch_memory() {
+    // The node's chain: 150 000 blocks. Each dead branch: 140 000 blocks from genesis, less
+    // work, so its headers stay unproven until the 16 MiB cap (about 131 000 headers).
+    let mut ours = Blockchain::new(Network::Regtest);
+    mine_blocks(&mut ours, 150_000, 1_000, "ours");
+    let mut dead = Blockchain::new(Network::Regtest);
+    mine_blocks(&mut dead, 140_000, 1_000, "dead");
+    let dead = Arc::new(dead);
+    let node = start(ours);
+    let addr = node.local_addr();
+    // Reset the peaks to the current sizes, so they measure this phase only.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let heap_before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(heap_before, Ordering::Relaxed);
+    let Some((before, _)) = rss_mib() else {
+        println!("peak RSS while 4 peers feed dead branches: not measured (no /proc here)");
+        return;
+    };
+    let feeders: Vec<_> = (0..4)
+        .map(|i| {
+            let dead = Arc::clone(&dead);
+            std::thread::spawn(move || {
+                let mut peer = Peer::connect(addr, 0xd0 + i);
+                peer.send(&Message::Block(dead.tip().clone()));
+                let mut sent = 0;
+                while let Some(message) = peer.recv() {
+                    if let Message::GetHeaders(request) = message {
+                        let headers = dead.headers_after(&request.locator, request.limit).to_vec();
+                        sent += headers.len();
+                        peer.send(&Message::Headers(headers));
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: usize = feeders.into_iter().map(|f| f.join().unwrap()).sum();
+    let (after, peak) = rss_mib().unwrap_or((0.0, 0.0));
+    // The sessions end on their own threads just after the feeders see the close.
+    wait(|| node.peers().is_empty());
+    let heap_peak = PEAK.load(Ordering::Relaxed);
+    let heap_after = LIVE.load(Ordering::Relaxed);
+    println!(
+        "peak RSS while 4 peers feed dead branches: {peak:.0} MiB (before: {before:.0} MiB, after: {after:.0} MiB; {sent} headers sent, every feeder dropped)"
+    );
+    println!(
+        "live heap: {:.1} MiB before, {:.1} MiB at the peak (+{:.1}), {:.1} MiB after (+{:.1})",
+        mib(heap_before),
+        mib(heap_peak),
+        mib(heap_peak - heap_before),
+        mib(heap_after),
+        mib(heap_after.saturating_sub(heap_before))
+    );
+    assert_eq!(node.summary().height, 150_000);
 }

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use peerchain::console::{execute, Reply};
 
-/// After catching up 30 blocks in one batch, `sync` reports the counters.
+/// After catching up 30 blocks (one batch of headers, then one of blocks), `sync` reports the
+/// counters.
 #[test]
 fn sync_command_reports_counters() {
     let a = start_with(config(), regtest_chain(30));
@@ -17,7 +18,7 @@ fn sync_command_reports_counters() {
     assert_eq!(
         text,
         format!(
-            "get_blocks sent 1, batches 1, blocks 30, largest line {} bytes",
+            "get_headers sent 1, headers 30, get_blocks sent 1, batches 1, blocks 30, largest line {} bytes",
             stats.largest_line
         )
     );
