@@ -41,6 +41,12 @@ pub enum BranchError {
     },
     /// Headers or bodies that do not continue the branch.
     DoesNotConnect { height: u64, previous_hash: Hash },
+    /// One more header would pass the cap for a branch whose work is not proven.
+    Unproven {
+        fork: u64,
+        headers: usize,
+        cap: usize,
+    },
 }
 
 impl fmt::Display for BranchError {
@@ -61,6 +67,11 @@ impl fmt::Display for BranchError {
             } => write!(
                 f,
                 "block {height}: previous_hash {previous_hash} does not continue the branch"
+            ),
+            BranchError::Unproven { fork, headers, cap } => write!(
+                f,
+                "a branch from height {fork} passed {cap} bytes of headers ({headers} headers) \
+                 without more work than ours"
             ),
         }
     }
@@ -172,8 +183,15 @@ impl Branch {
     }
 
     /// Adds headers from a `headers` message. Headers the branch already has are skipped, so
-    /// overlapping answers are harmless. Returns how many were new.
-    pub fn add_headers(&mut self, headers: &[Header], now: u64) -> Result<usize, BranchError> {
+    /// overlapping answers are harmless. Returns how many were new. While the branch is not
+    /// proven, it never holds more than `cap` bytes of headers: the header that would pass the
+    /// cap is refused instead (so the memory is bounded before it is spent, not after).
+    pub fn add_headers(
+        &mut self,
+        headers: &[Header],
+        now: u64,
+        cap: usize,
+    ) -> Result<usize, BranchError> {
         let mut added = 0;
         for header in headers {
             let at = header.height.checked_sub(self.fork().0 + 1);
@@ -193,6 +211,13 @@ impl Branch {
                 return Err(BranchError::DoesNotConnect {
                     height: header.height,
                     previous_hash: header.previous_hash,
+                });
+            }
+            if !self.proven() && (self.headers.len() + 1) * HEADER_MEMORY_BYTES > cap {
+                return Err(BranchError::Unproven {
+                    fork: self.fork().0,
+                    headers: self.headers.len() + 1,
+                    cap,
                 });
             }
             self.push_header(*header, now)?;

@@ -82,8 +82,11 @@ pub(crate) fn run(
         }
     };
     session.writer.close_and_join();
+    let handshaken = session.handshaken;
+    // Free what the session holds (a branch can be megabytes) before its slot is free.
+    drop(session);
     state.peers.remove(id);
-    if let (Some(dialed), false) = (dialed, session.handshaken) {
+    if let (Some(dialed), false) = (dialed, handshaken) {
         let _ = state.book.failed(dialed, Instant::now());
     }
     state

@@ -119,8 +119,9 @@ impl Session {
         };
 
         // Continue the branch we have, or find where these headers leave our chain.
+        let cap = self.state.config.max_unproven_header_bytes;
         let continued = match self.sync.branch.as_mut() {
-            Some(branch) => branch.add_headers(&headers, now_ms()),
+            Some(branch) => branch.add_headers(&headers, now_ms(), cap),
             None => Err(BranchError::DoesNotConnect {
                 height: headers[0].height,
                 previous_hash: headers[0].previous_hash,
@@ -138,7 +139,7 @@ impl Session {
                     return Ok(());
                 };
                 branch
-                    .add_headers(&headers[new_from..], now_ms())
+                    .add_headers(&headers[new_from..], now_ms(), cap)
                     .map_err(invalid)?;
                 self.sync.branch = Some(branch);
             }
@@ -150,15 +151,6 @@ impl Session {
             // Work is proven: fetch the bodies, from the last one we have.
             let from = branch.bodies_tip();
             return self.request_blocks(vec![from]);
-        }
-        let cap = self.state.config.max_unproven_header_bytes;
-        if branch.header_bytes() > cap {
-            let (fork, _) = branch.fork();
-            let count = branch.headers().len();
-            return Err(Close::Violation(format!(
-                "a branch of {count} headers from height {fork} still has no more work than ours; \
-                 past the {cap} bytes a node holds for an unproven branch"
-            )));
         }
         if full {
             // More headers may tip the balance: ask from the last one.
@@ -275,5 +267,9 @@ impl Session {
 
 /// The reason for a branch the peer got wrong.
 fn invalid(e: BranchError) -> Close {
-    Close::Violation(format!("invalid block: {e}"))
+    match e {
+        // Not a broken rule: a chain that does not win, sent for longer than we listen.
+        BranchError::Unproven { .. } => Close::Violation(e.to_string()),
+        e => Close::Violation(format!("invalid block: {e}")),
+    }
 }
