@@ -37,8 +37,8 @@ fn three_in_a_line_propagate_a_mined_block() {
     wait_for_tip(&a, back.hash, "c's block to reach a");
 }
 
-/// A late joiner catches up 2 000 blocks in four batches of 500, and no line it read came
-/// near the 4 MiB limit.
+/// A late joiner catches up 2 000 blocks with one batch of headers and four batches of 500
+/// blocks, and no line it read came near the 4 MiB limit.
 #[test]
 fn late_joiner_catches_up_in_batches() {
     let a = start_with(config(), regtest_chain(2_000));
@@ -49,6 +49,8 @@ fn late_joiner_catches_up_in_batches() {
     assert_eq!(stats.blocks_received, 2_000);
     assert_eq!(stats.batches_received, 4, "{stats:?}");
     assert_eq!(stats.get_blocks_sent, 4, "{stats:?}");
+    assert_eq!(stats.get_headers_sent, 1, "{stats:?}");
+    assert_eq!(stats.headers_received, 2_000, "{stats:?}");
     assert!(
         stats.largest_line > 100_000,
         "batches are big lines: {stats:?}"
