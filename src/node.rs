@@ -2,8 +2,8 @@
 //!
 //! A `TcpListener` accepts on one thread; every connection, accepted or dialed, gets a thread
 //! of its own that runs a [`session`](crate::session) (and a writer thread behind its send
-//! queue, see [`connection`](crate::connection)). They share one
-//! [`NodeState`](crate::state): the chain as `Arc<Mutex<Blockchain>>`, the peer table, the
+//! queue, see [`connection`]). They share one
+//! `NodeState` (in [`state`](crate::state)): the chain as `Arc<Mutex<Blockchain>>`, the peer table, the
 //! address book and the settings. A maintenance thread ticks once a second to keep the node
 //! connected: it dials from the address book while the node has fewer outbound peers than its
 //! target, and now and then asks a peer for more addresses.

@@ -1,6 +1,6 @@
 //! One peer session: the handshake, then a loop that reads a message and answers it.
 //!
-//! Every connection, accepted or dialed, runs [`run`] on its own thread. The loop is the heart
+//! Every connection, accepted or dialed, runs `run` on its own thread. The loop is the heart
 //! of the node: a `match` on [`Message`] against the node's state. Anything a peer does wrong
 //! ends the session with an `error` naming the problem; nothing a peer sends can panic the node
 //! or change the chain without passing full validation. Answers go into the peer's own send

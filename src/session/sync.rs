@@ -118,9 +118,11 @@ impl Session {
             return Ok(());
         };
 
-        // Continue the branch we have, or find where these headers leave our chain.
+        // Continue a branch whose headers are still proving their work, or else find where
+        // these headers leave our chain now. (A branch proven earlier is not continued: our
+        // chain may have grown since, and its proof must be made again against it.)
         let cap = self.state.config.max_unproven_header_bytes;
-        let continued = match self.sync.branch.as_mut() {
+        let continued = match self.sync.branch.as_mut().filter(|b| !b.proven()) {
             Some(branch) => branch.add_headers(&headers, now_ms(), cap),
             None => Err(BranchError::DoesNotConnect {
                 height: headers[0].height,
@@ -244,8 +246,18 @@ impl Session {
                 ));
                 self.adopt(seq);
             }
-            // Proven by its headers, but the bodies so far do not carry the work yet: hold them.
-            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _)) => {}
+            // Proven by its headers, but the bodies so far do not carry the work yet: hold
+            // them while proven headers lie ahead.
+            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _))
+                if branch.headers().len() > branch.bodies().len() => {}
+            // No proven header is left ahead, and the bodies do not beat our chain (another
+            // peer moved it on meanwhile): drop them, and have the peer prove its chain again.
+            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _)) => {
+                self.sync.branch = None;
+                self.sync.in_flight = None;
+                let locator = self.state.chain.read(|chain| chain.locator());
+                return self.request_headers(locator);
+            }
             // Our chain moved below the fork point since the branch began.
             Err(ChainError::UnknownParent { .. }) => self.sync.branch = None,
             Err(e) => return Err(Close::Violation(format!("invalid block: {e}"))),
