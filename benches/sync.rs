@@ -11,8 +11,8 @@
 //! 3. A deep reorganization: a node on its own 20 000-block fork switches to a heavier
 //!    25 000-block chain, headers first.
 //! 4. The chain lock: an honest peer's `latest_block` round trips (median and 99th
-//!    percentile) while another peer syncs 100 000 blocks from the node, and while one pulls
-//!    blocks full of characters JSON must escape.
+//!    percentile) while another peer syncs 100 000 blocks from the node, while one pulls
+//!    blocks full of characters JSON must escape, and while such blocks are fed to the node.
 //! 5. Memory: while 4 peers feed the node branches of 140 000 headers that never beat its
 //!    chain (each is dropped at the 16 MiB cap): the peak resident set size, and the live heap
 //!    before, at its peak and after, counted by a wrapper around the system allocator. The heap
@@ -318,15 +318,40 @@ fn lock_latency(chain: &Blockchain) {
     drop(source);
 
     let mut heavy = Blockchain::new(Network::Regtest);
-    for _ in 0..40 {
+    for _ in 0..300 {
         let data = vec!["\u{1}".repeat(65_536)];
         let template = heavy.template(data, heavy.tip().timestamp + 1_000).unwrap();
         heavy.append_checked(mine_here(template), None).unwrap();
     }
-    let node = start(heavy);
+    let node = start(heavy.clone());
     let addr = node.local_addr();
     let (p50, p99) = round_trips(&node, |stop| puller(addr, stop));
     println!("latest_block round trip while a peer pulls escape-heavy blocks: median {p50:.2} ms, p99 {p99:.2} ms");
+    drop(node);
+
+    // The other way round: fresh nodes catch up escape-heavy blocks, while an honest peer of
+    // theirs asks for their tip.
+    let source = start(heavy);
+    let tip = source.summary().tip;
+    let mut times = Vec::new();
+    for round in 0..5 {
+        let fresh = start(Blockchain::new(Network::Regtest));
+        let mut asker = Peer::connect(fresh.local_addr(), 0xc0 + round);
+        fresh.connect(source.local_addr());
+        while fresh.summary().tip != tip {
+            let sent = Instant::now();
+            asker.send(&Message::LatestBlock);
+            while !matches!(asker.recv(), Some(Message::Block(_)) | None) {}
+            times.push(sent.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "latest_block round trip while a peer feeds us escape-heavy blocks: median {:.2} ms, p99 {:.2} ms ({} round trips)",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100],
+        times.len()
+    );
 }
 
 /// The resident set size now and its peak since the last reset, in MiB (Linux only).

@@ -256,12 +256,14 @@ impl Branch {
         Ok(())
     }
 
-    /// After [`connect_branch`](crate::chain::Blockchain::connect_branch) made the bodies our
-    /// chain: the same branch, forking from its last body, with the headers still ahead.
-    pub fn advance(&mut self) {
+    /// For [`connect_branch`](crate::chain::Blockchain::connect_branch), once it has decided
+    /// to make the bodies our chain: hands them over (moved, not copied, since this happens
+    /// under the chain lock) and leaves the same branch forking from the last of them, with
+    /// the headers still ahead.
+    pub(crate) fn advance(&mut self) -> Vec<Block> {
         let connected = self.bodies.len();
         if connected == 0 {
-            return;
+            return Vec::new();
         }
         let mut all = std::mem::take(&mut self.context);
         all.extend_from_slice(&self.headers[..connected]);
@@ -270,9 +272,9 @@ impl Branch {
         self.context = all.split_off(all.len() - keep);
         self.headers.drain(..connected);
         self.header_work = self.headers.iter().map(|h| work(h.difficulty)).sum();
-        self.bodies.clear();
         self.body_work = 0;
         self.our_work = 0;
         self.proven = true;
+        std::mem::take(&mut self.bodies)
     }
 }

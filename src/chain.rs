@@ -351,8 +351,9 @@ impl Blockchain {
     /// Connects the bodies a [`Branch`] has downloaded and checked (every rule, outside the
     /// lock). Only the connecting steps happen here: the fork point must still be on our
     /// chain, and a branch that forks below our tip must carry strictly more work than our
-    /// blocks above the fork. On success the branch's bodies are our chain.
-    pub fn connect_branch(&mut self, branch: &Branch) -> Result<Outcome, ChainError> {
+    /// blocks above the fork. On success the bodies move into our chain, and the branch goes
+    /// on from its new fork point, our tip.
+    pub fn connect_branch(&mut self, branch: &mut Branch) -> Result<Outcome, ChainError> {
         let (fork, fork_hash) = branch.fork();
         let Some(first) = branch.bodies().first() else {
             return Ok(Outcome::Known);
@@ -374,10 +375,12 @@ impl Blockchain {
             });
         }
         self.truncate(fork);
-        for block in branch.bodies() {
-            self.push(block.clone());
+        let bodies = branch.advance();
+        let added = bodies.len();
+        for block in bodies {
+            self.push(block);
         }
-        let (tip, height, added) = (self.tip().hash, self.height(), branch.bodies().len());
+        let (tip, height) = (self.tip().hash, self.height());
         Ok(if depth == 0 {
             Outcome::Extended { added, tip, height }
         } else {

@@ -144,7 +144,7 @@ impl ChainState {
     /// Connects what `branch` has downloaded, if it now carries more work (see
     /// [`Blockchain::connect_branch`]); returns what happened and the change number that
     /// records it. Everything else about the branch was checked before, outside the lock.
-    pub fn connect_branch(&self, branch: &Branch) -> Result<(Outcome, u64), ChainError> {
+    pub fn connect_branch(&self, branch: &mut Branch) -> Result<(Outcome, u64), ChainError> {
         let mut chain = lock(&self.chain);
         let outcome = chain.connect_branch(branch)?;
         let (fork, reorg) = match outcome {

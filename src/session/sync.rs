@@ -265,15 +265,11 @@ impl Session {
         Ok(())
     }
 
-    /// The branch's bodies are now our chain: move the branch past them and announce the tip.
+    /// The branch's bodies are now our chain: announce the new tip.
     fn adopt(&mut self, seq: u64) {
-        let branch = self.sync.branch.as_mut().expect("just connected");
-        let tip = branch.bodies().last().cloned();
-        branch.advance();
-        if let Some(tip) = tip {
-            self.state.peers.gave_block(self.id, Instant::now());
-            self.state.new_tip(&tip, Some(self.id), seq);
-        }
+        let tip = self.state.chain.read(|chain| chain.tip().clone());
+        self.state.peers.gave_block(self.id, Instant::now());
+        self.state.new_tip(&tip, Some(self.id), seq);
     }
 }
 

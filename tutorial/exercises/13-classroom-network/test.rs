@@ -10,11 +10,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_peerchain");
 fn hello(id: &str) -> String {
     let genesis = peerchain::Network::Regtest.genesis().hash;
     format!(
-        "{{\"type\":\"hello\",\"payload\":{{\"version\":1,\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
+        "{{\"type\":\"hello\",\"payload\":{{\"version\":2,\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
     )
 }
 
-/// With `--max-peers 1` the second connection is told "too many peers".
+/// With `--max-peers 1` the second connection is told "too many peers" after its hello.
 #[test]
 fn max_peers_option() {
     let mut child = Command::new(BIN)
@@ -40,14 +40,25 @@ fn max_peers_option() {
     let mut one_lines = BufReader::new(one.try_clone().unwrap());
     loop {
         let mut line = String::new();
-        one_lines.read_line(&mut line).unwrap();
+        let read = one_lines.read_line(&mut line).unwrap();
+        assert!(read > 0, "the node closed the first connection");
         if line.contains("\"pong\"") {
             break;
         }
     }
-    let two = TcpStream::connect(&addr).unwrap();
-    let mut reply = String::new();
-    BufReader::new(two).read_line(&mut reply).unwrap();
+    // The one slot is taken by a peer the node will not evict for a newcomer (the longest
+    // connected are protected), so the second is refused after its hello.
+    let mut two = TcpStream::connect(&addr).unwrap();
+    two.write_all(hello("00000000000e1302").as_bytes()).unwrap();
+    let mut replies = BufReader::new(two);
+    let reply = loop {
+        let mut line = String::new();
+        let read = replies.read_line(&mut line).unwrap();
+        assert!(read > 0, "the node closed the second connection without a reason");
+        if line.contains("\"error\"") {
+            break line;
+        }
+    };
     assert_eq!(reply, "{\"type\":\"error\",\"payload\":{\"reason\":\"too many peers\"}}\n");
     let _ = child.kill();
     let _ = child.wait();
