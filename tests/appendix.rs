@@ -1,0 +1,153 @@
+//! Appendix B's worked vectors are the code's: every row of every table in its "Worked
+//! vectors" section is recomputed here. A writer in another language checks their node against
+//! the same tables, so a number that drifted would mislead them.
+
+use peerchain::block::Header;
+use peerchain::consensus::{expected_difficulty, median_time_past, ChainView};
+use peerchain::hash::Hash;
+use peerchain::pow::work;
+use peerchain::{Block, Network};
+use std::path::Path;
+
+fn appendix() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tutorial/B-consensus-rules.md");
+    std::fs::read_to_string(path).expect("appendix B")
+}
+
+/// The cells of each row of the first table after the heading `### {title}`, header row and
+/// separator skipped. Cells are trimmed, with surrounding backticks removed.
+fn table(title: &str) -> Vec<Vec<String>> {
+    let text = appendix();
+    let start = text
+        .find(&format!("### {title}\n"))
+        .unwrap_or_else(|| panic!("appendix B has no section {title:?}"));
+    let rows: Vec<Vec<String>> = text[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect()
+        })
+        .collect();
+    assert!(!rows.is_empty(), "section {title:?} has no table rows");
+    rows
+}
+
+/// A header at `height` with the fields the rules look at; the rest are placeholders.
+fn header(height: u64, timestamp: u64, difficulty: u32) -> Header {
+    Header {
+        version: 1,
+        height,
+        timestamp,
+        previous_hash: Hash::ZERO,
+        merkle_root: Hash::ZERO,
+        difficulty,
+        nonce: 0,
+        hash: Hash::ZERO,
+    }
+}
+
+/// The block above genesis: its JSON parses, and its header bytes and hash are as printed.
+#[test]
+fn block_vector() {
+    let rows = table("A block above genesis (regtest, height 1)");
+    let value = |what: &str| -> String {
+        rows.iter()
+            .find(|r| r[0] == what)
+            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
+            .clone()
+    };
+    let block: Block = serde_json::from_str(&value("JSON")).expect("the JSON is a block");
+    assert_eq!(hex::encode(block.header_bytes()), value("header bytes"));
+    assert_eq!(block.compute_hash().to_string(), value("hash"));
+    assert_eq!(block.hash.to_string(), value("hash"));
+    assert_eq!(block.previous_hash, Network::Regtest.genesis().hash);
+    assert_eq!(
+        block.merkle_root,
+        peerchain::merkle::merkle_root(&block.data)
+    );
+    let mut chain = peerchain::Blockchain::new(Network::Regtest);
+    chain.append_checked(block, None).expect("a valid block 1");
+}
+
+/// Each retarget row: a view of heights 0..=9 where only A (height 0) and P (height 9) matter.
+#[test]
+fn retarget_vectors() {
+    let rows = table("Retarget");
+    for row in &rows {
+        let network = match row[0].as_str() {
+            "regtest" => Network::Regtest,
+            "main" => Network::Main,
+            other => panic!("unknown network {other}"),
+        };
+        let (difficulty, span, expected): (u32, i64, u32) = (
+            row[1].parse().unwrap(),
+            row[2].parse().unwrap(),
+            row[3].parse().unwrap(),
+        );
+        let base: u64 = 1_700_000_000_000;
+        let parent_time = base.checked_add_signed(span).unwrap();
+        let headers: Vec<Header> = (0..10)
+            .map(|h| match h {
+                0 => header(0, base, difficulty),
+                9 => header(9, parent_time, difficulty),
+                _ => header(h, base, difficulty),
+            })
+            .collect();
+        let view = ChainView::new(&headers, &[]);
+        assert_eq!(
+            expected_difficulty(&view, network.params()),
+            expected,
+            "row {row:?}"
+        );
+    }
+    assert!(rows.len() >= 8);
+}
+
+/// Each median-time-past row, as a chain of headers with those timestamps.
+#[test]
+fn median_time_past_vectors() {
+    let rows = table("Median time past");
+    for row in &rows {
+        let times: Vec<u64> = row[0]
+            .split_whitespace()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let headers: Vec<Header> = times
+            .iter()
+            .enumerate()
+            .map(|(h, t)| header(h as u64, *t, 1))
+            .collect();
+        let expected: u64 = row[1].parse().unwrap();
+        assert_eq!(
+            median_time_past(&ChainView::new(&headers, &[])),
+            expected,
+            "row {row:?}"
+        );
+    }
+    assert!(rows.len() >= 4);
+}
+
+/// Each chain-work row: the sum of 2^difficulty, genesis included; the first row is what a
+/// fresh regtest chain reports.
+#[test]
+fn chain_work_vectors() {
+    let rows = table("Chain work");
+    for row in &rows {
+        let total: u128 = row[0]
+            .split_whitespace()
+            .map(|d| work(d.parse().unwrap()))
+            .sum();
+        assert_eq!(total.to_string(), row[1], "row {row:?}");
+    }
+    assert_eq!(
+        peerchain::Blockchain::new(Network::Regtest)
+            .total_work()
+            .to_string(),
+        rows[0][1]
+    );
+}
