@@ -283,3 +283,57 @@ fn median_time_past_uses_last_eleven() {
     let short = ChainView::new(&chain.headers()[..3], &[]);
     assert_eq!(median_time_past(&short), chain.block(1).unwrap().timestamp);
 }
+
+/// The size limits are inclusive, in UTF-8 bytes: exactly 256 items and exactly 65 536 bytes
+/// pass (two-byte characters count twice), one more of either is refused. Fixed numbers, not
+/// fixtures, so a `>` that became `>=` is caught.
+#[test]
+fn rule4_limits_are_exact() {
+    use peerchain::consensus::check_body;
+    let params = peerchain::Network::Regtest.params();
+    let block = |data: Vec<String>| Block::new(1, 0, Hash::ZERO, 1, 0, data);
+    assert_eq!(check_body(&block(vec![String::new(); 256]), params), Ok(()));
+    assert_eq!(
+        check_body(&block(vec![String::new(); 257]), params),
+        Err(ChainError::TooManyItems {
+            height: 1,
+            count: 257,
+            max: 256
+        })
+    );
+    assert_eq!(check_body(&block(vec!["é".repeat(32_768)]), params), Ok(()));
+    assert_eq!(
+        check_body(&block(vec!["é".repeat(32_768) + "a"]), params),
+        Err(ChainError::TooManyBytes {
+            height: 1,
+            bytes: 65_537,
+            max: 65_536
+        })
+    );
+}
+
+/// The clock limit is inclusive: a timestamp exactly 120 000 ms past our clock passes, one
+/// millisecond more is refused.
+#[test]
+fn rule6_drift_limit_is_exact() {
+    use peerchain::consensus::check_header_alone;
+    let params = peerchain::Network::Regtest.params();
+    let now = 1_800_000_000_000;
+    let at = |timestamp: u64| {
+        let template = Block::new(1, timestamp, Hash::ZERO, 1, 0, vec![]);
+        mine_here(template).header()
+    };
+    assert_eq!(
+        check_header_alone(&at(now + 120_000), params, Some(now)),
+        Ok(())
+    );
+    assert_eq!(
+        check_header_alone(&at(now + 120_001), params, Some(now)),
+        Err(ChainError::TimestampTooFarAhead {
+            height: 1,
+            timestamp: now + 120_001,
+            max: now + 120_000
+        })
+    );
+    assert_eq!(check_header_alone(&at(now + 120_001), params, None), Ok(()));
+}
