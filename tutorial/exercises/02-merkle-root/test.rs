@@ -14,7 +14,10 @@ fn levels_of_five_items() {
     for (leaf, item) in levels[0].iter().zip(&items) {
         assert_eq!(*leaf, leaf_hash(item));
     }
-    assert_eq!(levels[1][2], levels[0][4], "the odd node is carried up, not paired with itself");
+    assert_eq!(
+        levels[1][2], levels[0][4],
+        "the odd node is carried up, not paired with itself"
+    );
     assert_eq!(levels[3], [merkle_root(&items)]);
     assert!(tree_levels(&[]).is_empty(), "no items, no levels");
 }

@@ -9,7 +9,9 @@ use peerchain::console::{execute, Reply};
 #[test]
 fn mine_reports_the_nonce() {
     let node = start(config());
-    let Reply::Text(text) = execute(&node, "mine hello") else { panic!("quit?") };
+    let Reply::Text(text) = execute(&node, "mine hello") else {
+        panic!("quit?")
+    };
     let block = node.block(1).expect("a block was mined");
     assert_eq!(
         text,

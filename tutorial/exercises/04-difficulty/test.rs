@@ -17,7 +17,13 @@ fn reply(node: &peerchain::Node, line: &str) -> String {
 #[test]
 fn retarget_command() {
     let short = start_with(config(), regtest_chain(2));
-    assert_eq!(reply(&short, "retarget"), "next retarget at height 10, 8 blocks from now");
+    assert_eq!(
+        reply(&short, "retarget"),
+        "next retarget at height 10, 8 blocks from now"
+    );
     let at_ten = start_with(config(), regtest_chain(10));
-    assert_eq!(reply(&at_ten, "retarget"), "next retarget at height 20, 10 blocks from now");
+    assert_eq!(
+        reply(&at_ten, "retarget"),
+        "next retarget at height 20, 10 blocks from now"
+    );
 }

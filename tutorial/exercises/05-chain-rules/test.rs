@@ -10,10 +10,18 @@ use peerchain::testing::mine_here;
 fn empty_data_items_are_refused() {
     let mut chain = regtest_chain(2);
     let template = chain
-        .template(vec!["fine".into(), String::new()], chain.tip().timestamp + T)
+        .template(
+            vec!["fine".into(), String::new()],
+            chain.tip().timestamp + T,
+        )
         .unwrap();
     let block = mine_here(template);
-    let err = chain.append(block).expect_err("an empty data item must be refused");
-    assert_eq!(err.to_string(), "block 3: data item 1 is empty (rule 4, our stricter version)");
+    let err = chain
+        .append(block)
+        .expect_err("an empty data item must be refused");
+    assert_eq!(
+        err.to_string(),
+        "block 3: data item 1 is empty (rule 4, our stricter version)"
+    );
     assert_eq!(chain.height(), 2);
 }

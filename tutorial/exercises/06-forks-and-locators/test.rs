@@ -9,6 +9,8 @@ use peerchain::console::{execute, Reply};
 #[test]
 fn locator_command_lists_heights() {
     let node = start_with(config(), regtest_chain(15));
-    let Reply::Text(text) = execute(&node, "locator") else { panic!("quit?") };
+    let Reply::Text(text) = execute(&node, "locator") else {
+        panic!("quit?")
+    };
     assert_eq!(text, "locator heights: 15 14 13 12 11 10 9 8 7 6 4 0");
 }

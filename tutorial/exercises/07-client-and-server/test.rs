@@ -16,7 +16,9 @@ fn disconnect_command() {
         panic!("quit?")
     };
     assert_eq!(text, format!("disconnected from {}", b.local_addr()));
-    wait_for("both sides to drop the link", || a.peers().is_empty() && b.peers().is_empty());
+    wait_for("both sides to drop the link", || {
+        a.peers().is_empty() && b.peers().is_empty()
+    });
     let Reply::Text(again) = execute(&a, &format!("disconnect {}", b.local_addr())) else {
         panic!("quit?")
     };

@@ -13,11 +13,16 @@ fn get_height_is_answered() {
     let node = start_with(config(), regtest_chain(4));
     let mut peer = RawPeer::connect(&node);
     peer.handshake("0000000000000e08");
-    peer.stream.write_all(b"{\"type\":\"get_height\"}\n").unwrap();
+    peer.stream
+        .write_all(b"{\"type\":\"get_height\"}\n")
+        .unwrap();
     let mut lines = BufReader::new(peer.stream.try_clone().unwrap());
     loop {
         let mut line = String::new();
-        assert!(lines.read_line(&mut line).unwrap() > 0, "the node closed the connection");
+        assert!(
+            lines.read_line(&mut line).unwrap() > 0,
+            "the node closed the connection"
+        );
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         match value["type"].as_str() {
             Some("height") => {

@@ -14,7 +14,9 @@ fn sync_command_reports_counters() {
     b.connect(a.local_addr());
     wait_for_tip(&b, a.summary().tip, "b to catch up");
     let stats = b.sync_stats();
-    let Reply::Text(text) = execute(&b, "sync") else { panic!("quit?") };
+    let Reply::Text(text) = execute(&b, "sync") else {
+        panic!("quit?")
+    };
     assert_eq!(
         text,
         format!(

@@ -17,11 +17,21 @@ fn known_command_lists_learned_addresses() {
     wait_for("a-b link", || a.peers().len() == 1);
     c.connect(b.local_addr());
     wait_for("c to meet a", || c.peers().len() == 2);
-    let Reply::Text(text) = execute(&c, "known") else { panic!("quit?") };
+    let Reply::Text(text) = execute(&c, "known") else {
+        panic!("quit?")
+    };
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.contains(&a.local_addr().to_string().as_str()), "{text}");
-    assert!(lines.contains(&b.local_addr().to_string().as_str()), "{text}");
+    assert!(
+        lines.contains(&a.local_addr().to_string().as_str()),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&b.local_addr().to_string().as_str()),
+        "{text}"
+    );
     let lonely = start(config());
-    let Reply::Text(none) = execute(&lonely, "known") else { panic!("quit?") };
+    let Reply::Text(none) = execute(&lonely, "known") else {
+        panic!("quit?")
+    };
     assert_eq!(none, "no known addresses");
 }

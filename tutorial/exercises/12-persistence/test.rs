@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use peerchain::testing::mine_blocks;
 use peerchain::store::{self, Change, Store};
+use peerchain::testing::mine_blocks;
 use peerchain::Network;
 
 /// After a reorg, `blocks.jsonl.old` holds the file as it was, and the new file loads.
@@ -18,7 +18,12 @@ fn reorg_keeps_the_old_file() {
     let mut branch = fork_at(&old, 2);
     mine_blocks(&mut branch, 8, T, "branch");
     let (mut store, _) = Store::open(&dir.0, Network::Regtest).unwrap();
-    store.apply(&Change::Reorg { fork_height: 2, blocks: above(&branch, 2) }).unwrap();
+    store
+        .apply(&Change::Reorg {
+            fork_height: 2,
+            blocks: above(&branch, 2),
+        })
+        .unwrap();
     let kept = std::fs::read(dir.0.join("regtest/blocks.jsonl.old"))
         .expect("blocks.jsonl.old should exist after a reorg");
     assert_eq!(kept, before);

@@ -36,7 +36,8 @@ fn max_peers_option() {
 
     let mut one = TcpStream::connect(&addr).unwrap();
     one.write_all(hello("00000000000e1301").as_bytes()).unwrap();
-    one.write_all(b"{\"type\":\"ping\",\"payload\":{\"nonce\":1}}\n").unwrap();
+    one.write_all(b"{\"type\":\"ping\",\"payload\":{\"nonce\":1}}\n")
+        .unwrap();
     let mut one_lines = BufReader::new(one.try_clone().unwrap());
     loop {
         let mut line = String::new();
@@ -54,15 +55,30 @@ fn max_peers_option() {
     let reply = loop {
         let mut line = String::new();
         let read = replies.read_line(&mut line).unwrap();
-        assert!(read > 0, "the node closed the second connection without a reason");
+        assert!(
+            read > 0,
+            "the node closed the second connection without a reason"
+        );
         if line.contains("\"error\"") {
             break line;
         }
     };
-    assert_eq!(reply, "{\"type\":\"error\",\"payload\":{\"reason\":\"too many peers\"}}\n");
+    assert_eq!(
+        reply,
+        "{\"type\":\"error\",\"payload\":{\"reason\":\"too many peers\"}}\n"
+    );
     let _ = child.kill();
     let _ = child.wait();
 
-    let bad = Command::new(BIN).args(["0", "--max-peers", "lots"]).output().unwrap();
+    let bad = Command::new(BIN)
+        .args(["0", "--max-peers", "lots"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    let zero = Command::new(BIN)
+        .args(["0", "--max-peers", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(2), "0 peers is a bad value");
 }
