@@ -337,3 +337,51 @@ fn rule6_drift_limit_is_exact() {
     );
     assert_eq!(check_header_alone(&at(now + 120_001), params, None), Ok(()));
 }
+
+/// The rules that need ancestors, run on a header alone against a view: a wrong link, a wrong
+/// difficulty and a timestamp at the median are each refused by name.
+#[test]
+fn header_rules_in_context() {
+    use peerchain::consensus::{check_header_in_context, context_len};
+    let chain = regtest_chain(5);
+    let params = chain.params();
+    let view = ChainView::new(chain.headers(), &[]);
+    let ts = chain.tip().timestamp + T;
+    let good = mine_here(chain.template(vec![], ts).unwrap()).header();
+    assert_eq!(check_header_in_context(&good, &view, params), Ok(()));
+    let mut orphan = good;
+    orphan.previous_hash = Hash::ZERO;
+    assert!(matches!(
+        check_header_in_context(&orphan, &view, params),
+        Err(ChainError::BadPreviousHash { .. })
+    ));
+    let mut harder = good;
+    harder.difficulty += 1;
+    assert!(matches!(
+        check_header_in_context(&harder, &view, params),
+        Err(ChainError::BadDifficulty { .. })
+    ));
+    let mut early = good;
+    early.timestamp = median_time_past(&view);
+    assert!(matches!(
+        check_header_in_context(&early, &view, params),
+        Err(ChainError::TimestampNotAfterMedian { .. })
+    ));
+    // R = 10 and 11 timestamps for the median, plus the parent: 12 headers of context.
+    assert_eq!(context_len(params), 12);
+}
+
+/// A branch checked against only `context_len` headers below its fork reaches the same verdicts
+/// as the whole chain: its blocks cross a retarget and the median window.
+#[test]
+fn a_branch_needs_only_its_context() {
+    let chain = regtest_chain(40);
+    let mut theirs = common::fork_at(&chain, 25);
+    mine_blocks(&mut theirs, 20, T / 3, "theirs");
+    let mut branch = chain.branch_at(25);
+    let added = branch
+        .add_headers(&theirs.headers()[26..], now_ms(), usize::MAX)
+        .expect("every header is valid");
+    assert_eq!(added, 20);
+    assert!(branch.proven(), "20 faster blocks carry more work than our 15");
+}

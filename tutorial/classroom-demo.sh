@@ -43,17 +43,31 @@ for ((i = 0; i < n; i++)); do
   "$bin" $((base + i)) "${peer[@]}" --regtest <"$dir/in$i" >"$dir/log$i" 2>&1 &
   pids+=($!)
   wait_for "$i" "listening on"
+  echo "node $((base + i)) started$( ((i > 0)) && echo ", dialing $((base + i - 1))")"
 done
-echo "started $n nodes on ports $base-$((base + n - 1)), each dialing the one before"
 
-# With 5 nodes every node ends up connected to the 4 others.
+# Asks node $1 for its peers (the console's `peers` command) and prints how many it lists.
+peer_count() {
+  local before
+  before=$(wc -l <"$dir/log$1")
+  echo peers >"$dir/in$1"
+  sleep 0.2
+  tail -n +"$((before + 1))" "$dir/log$1" | grep -cE 'node [0-9a-f]{16} (inbound|outbound)' || true
+}
+
+# Discovery: every node dials addresses it learns until it has 8 outbound peers (or knows no
+# more), so each should reach at least min(n - 1, 8) peers within a few maintenance ticks.
+want=$((n - 1 < 8 ? n - 1 : 8))
+echo "waiting until every node has at least $want peers"
 for ((i = 0; i < n; i++)); do
-  for _ in $(seq 100); do
-    links=$(grep -c "Handshake with" "$dir/log$i" || true)
-    ((links >= n - 1)) && break
-    sleep 0.1
+  for _ in $(seq 50); do
+    count=$(peer_count "$i")
+    ((count >= want)) && break
   done
-  echo "node $((base + i)): $links peers"
+done
+sleep 1 # let the last handshakes settle before counting for the record
+for ((i = 0; i < n; i++)); do
+  echo "node $((base + i)): $(peer_count "$i") peers"
 done
 
 echo "mine hello class" >"$dir/in0"
