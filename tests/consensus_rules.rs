@@ -383,5 +383,8 @@ fn a_branch_needs_only_its_context() {
         .add_headers(&theirs.headers()[26..], now_ms(), usize::MAX)
         .expect("every header is valid");
     assert_eq!(added, 20);
-    assert!(branch.proven(), "20 faster blocks carry more work than our 15");
+    assert!(
+        branch.proven(),
+        "20 faster blocks carry more work than our 15"
+    );
 }

@@ -325,3 +325,50 @@ fn split_and_joined_writes() {
     });
     assert_eq!(tip, node.summary().tip);
 }
+
+/// The line limit does not count the newline: a message of exactly 4 MiB is read (its unknown
+/// top-level field ignored), one byte more is refused.
+#[test]
+fn the_line_limit_is_exact() {
+    let (node, before) = node();
+    let line = |len: usize| {
+        let head = "{\"type\":\"ping\",\"payload\":{\"nonce\":5},\"pad\":\"";
+        let pad = "x".repeat(len - head.len() - 2);
+        format!("{head}{pad}\"}}\n")
+    };
+    let exact = line(MAX_LINE_BYTES);
+    assert_eq!(exact.len(), MAX_LINE_BYTES + 1);
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("000000000000000c");
+    peer.send_raw(exact.as_bytes());
+    peer.recv_until(|m| (m == Message::Pong(Nonce { nonce: 5 })).then_some(()));
+    peer.send_raw(line(MAX_LINE_BYTES + 1).as_bytes());
+    assert_eq!(
+        peer.expect_error_and_close(),
+        format!("line longer than {MAX_LINE_BYTES} bytes")
+    );
+    assert_unharmed(&node, &before);
+}
+
+/// Hex is lowercase on the wire: an uppercase hash is a bad payload, and an uppercase node id
+/// is refused by name.
+#[test]
+fn uppercase_hex_is_refused() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("000000000000000d");
+    let tip = serde_json::to_string(&node.block(2).unwrap()).unwrap();
+    let hash = node.block(2).unwrap().hash.to_string();
+    let shouted = tip.replace(&hash, &hash.to_uppercase());
+    peer.send_raw(format!("{{\"type\":\"block\",\"payload\":{shouted}}}\n").as_bytes());
+    assert!(peer
+        .expect_error_and_close()
+        .starts_with("bad payload for block"));
+    let mut upper = RawPeer::connect(&node);
+    upper.hello(Network::Regtest.genesis().hash, "00000000000000AA");
+    assert_eq!(
+        upper.expect_error_and_close(),
+        "node_id must be 16 lowercase hex digits"
+    );
+    assert_unharmed(&node, &before);
+}
