@@ -17,6 +17,7 @@
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
 //! - [`branch`]: a competing branch as it downloads: headers first, then bodies, checked once.
 //! - [`miner`]: nonce search on every core, with a stop flag.
+//! - [`crypto`]: secp256k1 and ECDSA by hand (for learning only): keys, signatures, addresses.
 //!
 //! Keeping it, beside the chain:
 //!
@@ -52,6 +53,7 @@ pub mod config;
 pub mod connection;
 pub mod consensus;
 pub mod console;
+pub mod crypto;
 pub mod hash;
 pub mod log;
 pub mod merkle;

@@ -52,6 +52,8 @@ pub const TEMP_FILE: &str = "blocks.jsonl.tmp";
 pub const PEERS_FILE: &str = "peers.txt";
 /// The lock file's name inside `DIR/<network>/`.
 pub const LOCK_FILE: &str = "LOCK";
+/// How many times a busy lock is tried again, 50 ms apart.
+const LOCK_RETRIES: usize = 20;
 
 /// Why the data directory could not be used. One enum for the storage layer.
 #[derive(Debug)]
@@ -235,13 +237,22 @@ fn lock_dir(net_dir: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(&path)
         .map_err(io_error(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
-            dir: net_dir.to_path_buf(),
-        }),
-        Err(fs::TryLockError::Error(error)) => Err(StoreError::Io { path, error }),
+    // A lock can be held a moment longer than its node lives (a process that is just exiting,
+    // or a child forked at the wrong moment that has not yet run its program), so a busy lock
+    // is tried again for up to a second before we say the directory is in use.
+    for attempt in 0..=LOCK_RETRIES {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if attempt < LOCK_RETRIES => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs::TryLockError::WouldBlock) => break,
+            Err(fs::TryLockError::Error(error)) => return Err(StoreError::Io { path, error }),
+        }
     }
+    Err(StoreError::InUse {
+        dir: net_dir.to_path_buf(),
+    })
 }
 
 fn read_peers(path: &Path) -> Vec<SocketAddr> {

@@ -1,0 +1,368 @@
+//! Points on secp256k1, the curve y² = x³ + 7 over the field of [`field`](super::field).
+//!
+//! Two points add to a third by the chord-and-tangent rule, and adding G to itself k times is
+//! scalar multiplication, k·G: easy to compute, and (as far as anyone knows) impossible to undo.
+//! That one-way street is what makes a secret key's public key safe to publish.
+//!
+//! **Why Jacobian coordinates.** In the textbook (affine) formulas, every addition divides,
+//! and a division in the field costs a few hundred multiplications. Jacobian coordinates
+//! write a point as (X, Y, Z) meaning (X/Z², Y/Z³), which postpones all the dividing to one
+//! inversion at the very end. A verification then costs a few thousand multiplications, not
+//! a few hundred thousand.
+//!
+//! **Why windows.** k·G by "double, and add G when the bit is 1" adds about 128 times. Writing
+//! k in *wNAF* (width-w non-adjacent form: digits that are 0 or odd, with at least w − 1 zeros
+//! after each non-zero one) adds about 256/(w+1) times, from a small table of odd multiples.
+//! G's table is computed once, in affine form, for cheaper additions. A verification needs
+//! u1·G + u2·Q, and *Shamir's trick* does both in one pass: double once per bit, add from
+//! whichever table has a digit there.
+//!
+//! For learning only: not constant time, so timing can leak secrets. Bitcoin Core uses
+//! libsecp256k1, which is constant time, formally reviewed, and about 3× faster than this.
+
+use super::field::Fe;
+use super::scalar::Scalar;
+use super::u256::U256;
+use std::sync::OnceLock;
+
+/// A point other than infinity, in ordinary (x, y) coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Affine {
+    /// x coordinate.
+    pub x: Fe,
+    /// y coordinate.
+    pub y: Fe,
+}
+
+/// A point in Jacobian coordinates: (X, Y, Z) is (X/Z², Y/Z³); Z = 0 is the point at infinity,
+/// the group's zero.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    x: Fe,
+    y: Fe,
+    z: Fe,
+}
+
+/// The generator G.
+pub const G: Affine = Affine {
+    x: Fe::from_limbs([
+        0x59F2_815B_16F8_1798,
+        0x029B_FCDB_2DCE_28D9,
+        0x55A0_6295_CE87_0B07,
+        0x79BE_667E_F9DC_BBAC,
+    ]),
+    y: Fe::from_limbs([
+        0x9C47_D08F_FB10_D4B8,
+        0xFD17_B448_A685_5419,
+        0x5DA4_FBFC_0E11_08A8,
+        0x483A_DA77_26A3_C465,
+    ]),
+};
+
+impl Affine {
+    /// Is (x, y) on the curve: y² = x³ + 7?
+    pub fn is_on_curve(&self) -> bool {
+        self.y.square() == self.x.square().mul(&self.x).add(&Fe::from_u64(7))
+    }
+
+    /// The point with this x and a y of the given parity, if x is on the curve.
+    pub fn from_x(x: Fe, odd: bool) -> Option<Affine> {
+        let y = x.square().mul(&x).add(&Fe::from_u64(7)).sqrt()?;
+        let y = if y.is_odd() == odd { y } else { y.neg() };
+        Some(Affine { x, y })
+    }
+}
+
+impl Point {
+    /// The point at infinity.
+    pub const INFINITY: Point = Point {
+        x: Fe::ONE,
+        y: Fe::ONE,
+        z: Fe::ZERO,
+    };
+
+    /// `a` in Jacobian form (Z = 1).
+    pub fn from_affine(a: &Affine) -> Point {
+        Point {
+            x: a.x,
+            y: a.y,
+            z: Fe::ONE,
+        }
+    }
+
+    /// Is it the point at infinity?
+    pub fn is_infinity(&self) -> bool {
+        self.z.is_zero()
+    }
+
+    /// Back to (x, y), with the one inversion; `None` for infinity.
+    pub fn to_affine(&self) -> Option<Affine> {
+        if self.is_infinity() {
+            return None;
+        }
+        let z_inv = self.z.invert();
+        let z_inv2 = z_inv.square();
+        Some(Affine {
+            x: self.x.mul(&z_inv2),
+            y: self.y.mul(&z_inv2).mul(&z_inv),
+        })
+    }
+
+    /// Does this point's x, reduced mod n, equal `r`? Compares X with r·Z² instead of
+    /// dividing (x < p, and n < p, so x mod n is x or x − n).
+    pub fn x_matches(&self, r: &Scalar) -> bool {
+        if self.is_infinity() {
+            return false;
+        }
+        let z2 = self.z.square();
+        let r_value = r.value();
+        let candidate = Fe::new(r_value).expect("r < n < p");
+        if candidate.mul(&z2) == self.x {
+            return true;
+        }
+        // x may also be r + n, when that is still below p.
+        let (r_plus_n, carry) = r_value.add_carry(&super::scalar::N);
+        match (carry, Fe::new(r_plus_n)) {
+            (false, Some(x)) => x.mul(&z2) == self.x,
+            _ => false,
+        }
+    }
+
+    /// `−self`.
+    pub fn neg(&self) -> Point {
+        Point {
+            x: self.x,
+            y: self.y.neg(),
+            z: self.z,
+        }
+    }
+
+    /// `2·self` (the "dbl-2009-l" formulas for a = 0).
+    pub fn double(&self) -> Point {
+        if self.is_infinity() || self.y.is_zero() {
+            return Point::INFINITY;
+        }
+        let a = self.x.square();
+        let b = self.y.square();
+        let c = b.square();
+        let d = self.x.add(&b).square().sub(&a).sub(&c);
+        let d = d.add(&d);
+        let e = a.add(&a).add(&a);
+        let f = e.square();
+        let x3 = f.sub(&d.add(&d));
+        let c8 = c.mul_small(8);
+        let y3 = e.mul(&d.sub(&x3)).sub(&c8);
+        let z3 = self.y.mul(&self.z);
+        Point {
+            x: x3,
+            y: y3,
+            z: z3.add(&z3),
+        }
+    }
+
+    /// `self + other` (the "add-2007-bl" formulas).
+    pub fn add(&self, other: &Point) -> Point {
+        if self.is_infinity() {
+            return *other;
+        }
+        if other.is_infinity() {
+            return *self;
+        }
+        let z1z1 = self.z.square();
+        let z2z2 = other.z.square();
+        let u1 = self.x.mul(&z2z2);
+        let u2 = other.x.mul(&z1z1);
+        let s1 = self.y.mul(&other.z).mul(&z2z2);
+        let s2 = other.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let r = s2.sub(&s1);
+        if h.is_zero() {
+            // Same x: the same point (double it) or opposite points (their sum is zero).
+            return if r.is_zero() {
+                self.double()
+            } else {
+                Point::INFINITY
+            };
+        }
+        let r = r.add(&r);
+        let i = h.add(&h).square();
+        let j = h.mul(&i);
+        let v = u1.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.add(&v));
+        let s1j = s1.mul(&j);
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1j.add(&s1j));
+        let z3 = self.z.add(&other.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Point {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// `self + a` for an affine `a` (the "madd-2007-bl" formulas: Z2 = 1 saves work).
+    pub fn add_affine(&self, a: &Affine) -> Point {
+        if self.is_infinity() {
+            return Point::from_affine(a);
+        }
+        let z1z1 = self.z.square();
+        let u2 = a.x.mul(&z1z1);
+        let s2 = a.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&self.x);
+        let r = s2.sub(&self.y);
+        if h.is_zero() {
+            return if r.is_zero() {
+                self.double()
+            } else {
+                Point::INFINITY
+            };
+        }
+        let hh = h.square();
+        let i = hh.add(&hh);
+        let i = i.add(&i);
+        let j = h.mul(&i);
+        let r = r.add(&r);
+        let v = self.x.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.add(&v));
+        let y1j = self.y.mul(&j);
+        let y3 = r.mul(&v.sub(&x3)).sub(&y1j.add(&y1j));
+        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Point {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// Equality as points (different (X, Y, Z) can be the same point).
+    pub fn same_as(&self, other: &Point) -> bool {
+        match (self.to_affine(), other.to_affine()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// The width of the wNAF for G (its table is computed once) and for other points.
+const G_WINDOW: usize = 7;
+const Q_WINDOW: usize = 4;
+
+/// `k` in width-`w` non-adjacent form, least significant digit first: every digit is 0 or odd
+/// and below 2^(w−1) in size, and k = Σ digit_i · 2^i.
+fn wnaf(k: &U256, w: usize) -> [i8; 257] {
+    let mut digits = [0i8; 257];
+    // k as 5 limbs, so adding back a negative digit's borrow cannot overflow.
+    let mut n = [k.0[0], k.0[1], k.0[2], k.0[3], 0u64];
+    let window = 1u64 << w;
+    let mut i = 0;
+    while n != [0; 5] {
+        if n[0] & 1 == 1 {
+            let mut digit = (n[0] & (window - 1)) as i64;
+            if digit >= (window / 2) as i64 {
+                digit -= window as i64;
+            }
+            digits[i] = digit as i8;
+            // n −= digit
+            if digit > 0 {
+                let mut borrow = digit as u64;
+                for limb in n.iter_mut() {
+                    let (v, b) = limb.overflowing_sub(borrow);
+                    *limb = v;
+                    borrow = b as u64;
+                    if borrow == 0 {
+                        break;
+                    }
+                }
+            } else {
+                let mut carry = (-digit) as u64;
+                for limb in n.iter_mut() {
+                    let (v, c) = limb.overflowing_add(carry);
+                    *limb = v;
+                    carry = c as u64;
+                    if carry == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        // n >>= 1
+        for j in 0..5 {
+            let next = if j < 4 { n[j + 1] << 63 } else { 0 };
+            n[j] = (n[j] >> 1) | next;
+        }
+        i += 1;
+    }
+    digits
+}
+
+/// Odd multiples 1·P, 3·P, …, (2^(w−1) − 1)·P.
+fn odd_multiples(p: &Point, w: usize) -> Vec<Point> {
+    let twice = p.double();
+    let mut table = vec![*p];
+    for i in 1..(1 << (w - 2)) {
+        let next = table[i - 1].add(&twice);
+        table.push(next);
+    }
+    table
+}
+
+/// G's odd multiples for `G_WINDOW`, in affine form, computed on first use.
+fn g_table() -> &'static [Affine] {
+    static TABLE: OnceLock<Vec<Affine>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        odd_multiples(&Point::from_affine(&G), G_WINDOW)
+            .iter()
+            .map(|p| p.to_affine().expect("odd multiples of G are not infinity"))
+            .collect()
+    })
+}
+
+/// `a·G + b·q`, in one pass (Shamir's trick with wNAF digits).
+pub fn mul_add_g(a: &Scalar, b: &Scalar, q: &Affine) -> Point {
+    let g = g_table();
+    let q_table = odd_multiples(&Point::from_affine(q), Q_WINDOW);
+    let (da, db) = (wnaf(&a.value(), G_WINDOW), wnaf(&b.value(), Q_WINDOW));
+    let top = (0..257)
+        .rev()
+        .find(|&i| da[i] != 0 || db[i] != 0)
+        .unwrap_or(0);
+    let mut acc = Point::INFINITY;
+    for i in (0..=top).rev() {
+        acc = acc.double();
+        let d = da[i];
+        if d > 0 {
+            acc = acc.add_affine(&g[(d / 2) as usize]);
+        } else if d < 0 {
+            let p = g[(-d / 2) as usize];
+            acc = acc.add_affine(&Affine {
+                x: p.x,
+                y: p.y.neg(),
+            });
+        }
+        let d = db[i];
+        if d > 0 {
+            acc = acc.add(&q_table[(d / 2) as usize]);
+        } else if d < 0 {
+            acc = acc.add(&q_table[(-d / 2) as usize].neg());
+        }
+    }
+    acc
+}
+
+/// `k·G`.
+pub fn mul_g(k: &Scalar) -> Point {
+    mul_add_g(k, &Scalar::ZERO, &G)
+}
+
+/// `k·P` by plain double-and-add, bit by bit: slow and simple, for tests to check the fast
+/// path against.
+pub fn mul_slow(k: &U256, p: &Point) -> Point {
+    let mut acc = Point::INFINITY;
+    for i in (0..256).rev() {
+        acc = acc.double();
+        if k.bit(i) {
+            acc = acc.add(p);
+        }
+    }
+    acc
+}
