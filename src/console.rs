@@ -15,6 +15,7 @@ commands:
   chain            height, tip hash, total work and next difficulty
   block <height>   the block at that height, as JSON
   peers            the connected peers
+  address          this node's address and public key
   connect <addr>   connect to a node: a port on this machine or host:port
   help             this list
   quit             stop the node";
@@ -105,6 +106,11 @@ pub fn execute(node: &Node, line: &str) -> Reply {
             },
             _ => "usage: connect <port or host:port>".to_string(),
         },
+        "address" => format!(
+            "address {}, public key {}",
+            node.address(),
+            node.public_key()
+        ),
         "help" => HELP.to_string(),
         "quit" | "exit" => return Reply::Quit,
         other => format!("unknown command {other:?}; type help for the list"),

@@ -60,7 +60,12 @@ fn main() {
             for warning in &loaded.warnings {
                 say!("[!] {warning}");
             }
-            let kept = format!("chain kept in {}", store.blocks_path().display());
+            let wallet = store.wallet_path();
+            let mut kept = format!("chain kept in {}", store.blocks_path().display());
+            if let Some((_, created)) = &loaded.wallet {
+                let how = if *created { "created" } else { "kept" };
+                kept.push_str(&format!("\nkey {how} in {}", wallet.display()));
+            }
             (
                 Node::start_with_store(listener, config, store, loaded),
                 kept,
@@ -68,7 +73,9 @@ fn main() {
         }
         None => (
             Node::start(listener, config),
-            "chain kept in memory; use --data-dir DIR to keep it".to_string(),
+            "chain kept in memory; use --data-dir DIR to keep it\n\
+             key kept in memory: whatever this address receives is lost when the node quits"
+                .to_string(),
         ),
     };
     let node = started.unwrap_or_else(|e| {
@@ -83,6 +90,7 @@ fn main() {
         node.local_addr(),
         summary.height
     );
+    say!("address {}", node.address());
     say!("{kept}");
     say!("type help for commands");
     for peer in peers {

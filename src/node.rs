@@ -16,6 +16,7 @@ use crate::chain::Blockchain;
 use crate::chain_state::{lock, ChainState};
 use crate::connection;
 use crate::consensus::{now_ms, ChainError};
+use crate::crypto::keys::SecretKey;
 use crate::log::Logger;
 use crate::message::Message;
 use crate::miner;
@@ -194,11 +195,18 @@ impl Node {
         config: Config,
         chain: Blockchain,
     ) -> io::Result<Node> {
-        Node::launch(listener, config, chain, None, Vec::new())
+        Node::launch(
+            listener,
+            config,
+            chain,
+            None,
+            Vec::new(),
+            SecretKey::generate(),
+        )
     }
 
-    /// Starts a node that keeps its chain in `store`, beginning with what was loaded from it,
-    /// and redials the peers it remembered.
+    /// Starts a node that keeps its chain in `store`, beginning with what was loaded from it
+    /// (its chain, its peers to redial, and its key from `wallet.key`).
     pub fn start_with_store(
         listener: TcpListener,
         config: Config,
@@ -206,7 +214,11 @@ impl Node {
         loaded: Loaded,
     ) -> io::Result<Node> {
         let peers = loaded.peers.clone();
-        Node::launch(listener, config, loaded.chain, Some(store), peers)
+        let wallet = match loaded.wallet {
+            Some((key, _)) => key,
+            None => SecretKey::generate(),
+        };
+        Node::launch(listener, config, loaded.chain, Some(store), peers, wallet)
     }
 
     fn launch(
@@ -215,6 +227,7 @@ impl Node {
         chain: Blockchain,
         store: Option<Store>,
         remembered: Vec<SocketAddr>,
+        wallet: SecretKey,
     ) -> io::Result<Node> {
         let listen_addr = listener.local_addr()?;
         let log = if config.log {
@@ -238,6 +251,7 @@ impl Node {
             chain: ChainState::new(chain, disk),
             book,
             log,
+            wallet,
             stats: Mutex::new(SyncStats::default()),
             stopping: AtomicBool::new(false),
             config,
@@ -276,6 +290,16 @@ impl Node {
     /// to disk and relays them.
     pub fn with_chain<R>(&self, f: impl FnOnce(&Blockchain) -> R) -> R {
         self.state().chain.read(f)
+    }
+
+    /// The node's address: the first 20 bytes of SHA-256 of its compressed public key.
+    pub fn address(&self) -> String {
+        self.state().wallet.public_key().address()
+    }
+
+    /// The node's compressed public key, 66 hex digits.
+    pub fn public_key(&self) -> String {
+        self.state().wallet.public_key().to_hex()
     }
 
     /// Height, tip, work and next difficulty, copied out under the lock.

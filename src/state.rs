@@ -14,6 +14,7 @@ use crate::address_book::AddressBook;
 use crate::block::Block;
 use crate::chain_state::{lock, ChainState};
 use crate::config::Config;
+use crate::crypto::keys::SecretKey;
 use crate::log::Logger;
 use crate::message::Message;
 use crate::peer_table::PeerTable;
@@ -49,6 +50,8 @@ pub(crate) struct NodeState {
     pub peers: PeerTable,
     pub book: AddressBook,
     pub log: Logger,
+    /// The node's key: its address receives what it mines (from the "Money" part on).
+    pub wallet: SecretKey,
     pub stats: Mutex<SyncStats>,
     pub stopping: AtomicBool,
 }

@@ -6,6 +6,7 @@
 //! DIR/main/blocks.jsonl      one block per line, in the wire's JSON form, genesis first
 //! DIR/main/peers.txt         one host:port per line: peers to dial again after a restart
 //! DIR/main/LOCK              empty; locked while a node uses the directory
+//! DIR/main/wallet.key        the node's secret key, 64 hex digits (mode 0600), never rewritten
 //! DIR/regtest/...            the same for regtest, so the two networks never mix
 //! ```
 //!
@@ -33,6 +34,7 @@
 use crate::block::Block;
 use crate::chain::Blockchain;
 use crate::consensus::ChainError;
+use crate::crypto::keys::SecretKey;
 use crate::hash::Hash;
 use crate::params::Network;
 use std::fmt;
@@ -41,7 +43,9 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod wallet;
 mod writer;
+pub use wallet::WALLET_FILE;
 pub use writer::DiskWriter;
 
 /// The chain file's name inside `DIR/<network>/`.
@@ -62,6 +66,8 @@ pub enum StoreError {
     Io { path: PathBuf, error: io::Error },
     /// Another node holds the directory's lock.
     InUse { dir: PathBuf },
+    /// The key file exists but does not hold a key.
+    BadWallet { path: PathBuf, reason: String },
     /// A line in the middle of the file is not a block.
     NotABlock {
         path: PathBuf,
@@ -88,6 +94,9 @@ impl fmt::Display for StoreError {
             StoreError::Io { path, error } => write!(f, "{}: {error}", path.display()),
             StoreError::InUse { dir } => {
                 write!(f, "{} is in use by another node", dir.display())
+            }
+            StoreError::BadWallet { path, reason } => {
+                write!(f, "{}: not a key file: {reason}", path.display())
             }
             StoreError::NotABlock { path, line, reason } => {
                 write!(f, "{} line {line}: not a block: {reason}", path.display())
@@ -136,6 +145,9 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// Peers to dial again.
     pub peers: Vec<SocketAddr>,
+    /// The node's key from `wallet.key`, and whether the file was just created (filled in by
+    /// [`Store::open`]; [`read`] leaves it `None`).
+    pub wallet: Option<(SecretKey, bool)>,
     /// Bytes of `blocks.jsonl` that hold whole, valid lines.
     valid_len: u64,
     /// The file's length as found.
@@ -221,6 +233,7 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
         offsets,
         warnings,
         peers,
+        wallet: None,
         valid_len,
         file_len: bytes.len() as u64,
     })
@@ -282,6 +295,7 @@ impl Store {
         fs::create_dir_all(&net_dir).map_err(io_error(&net_dir))?;
         let lock = lock_dir(&net_dir)?;
         let mut loaded = read(dir, network)?;
+        loaded.wallet = Some(wallet::open_wallet(&net_dir)?);
         let _ = fs::remove_file(net_dir.join(TEMP_FILE));
         let path = net_dir.join(BLOCKS_FILE);
         let mut store = Store {
@@ -314,6 +328,11 @@ impl Store {
     /// The path of the chain file.
     pub fn blocks_path(&self) -> PathBuf {
         self.dir.join(BLOCKS_FILE)
+    }
+
+    /// The path of the key file.
+    pub fn wallet_path(&self) -> PathBuf {
+        self.dir.join(WALLET_FILE)
     }
 
     /// Writes a change and makes it durable.

@@ -216,6 +216,59 @@ fn data_dir_keeps_the_chain_across_restarts() {
     b.expect_line("chain height 3");
 }
 
+/// With `--data-dir` the node's key is created once (mode 0600), kept across restarts, and
+/// its address printed at start; without it the key is fresh and the node says it is lost
+/// on quit.
+#[test]
+fn the_wallet_key_is_created_once_and_kept() {
+    let memory = Process::spawn(&["0", "--regtest"]);
+    memory.expect_line(
+        "key kept in memory: whatever this address receives is lost when the node quits",
+    );
+    let dir = TempDir::new();
+    let path = dir.0.to_str().unwrap();
+    let mut first = Process::spawn(&["0", "--regtest", "--data-dir", path]);
+    let address = first.expect_line("address ");
+    first.expect_line("key created in");
+    first.type_line("address");
+    let line = first.expect_line("public key");
+    assert!(
+        line.starts_with(&format!("{address}, public key 0")),
+        "{line}"
+    );
+    first.type_line("quit");
+    assert!(first.child.wait().unwrap().success());
+    let key_file = dir.0.join("regtest").join("wallet.key");
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(text.len(), 65, "64 hex digits and a newline");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let second = Process::spawn(&["0", "--regtest", "--data-dir", path]);
+    assert_eq!(second.expect_line("address "), address);
+    second.expect_line("key kept in");
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        text,
+        "never rewritten"
+    );
+}
+
+/// A key file that does not hold a key stops the node (exit 1, one line), untouched.
+#[test]
+fn a_damaged_key_file_exits_1_untouched() {
+    let dir = TempDir::new();
+    write_store(&dir, &regtest_chain(1));
+    let key_file = dir.0.join("regtest").join("wallet.key");
+    std::fs::write(&key_file, "not a key\n").unwrap();
+    let stderr = fails_with_one_line(&["0", "--regtest", "--data-dir", dir.0.to_str().unwrap()]);
+    assert!(stderr.contains("wallet.key: not a key file"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), "not a key\n");
+}
+
 /// A damaged data directory stops the node before it listens: exit code 1, one message with
 /// the file, line and rule, and the file byte for byte as it was.
 #[test]

@@ -206,8 +206,8 @@ fn public_key_parsing() {
         Err(CryptoError::SecretOutOfRange)
     );
     assert_eq!(
-        SecretKey::from_hex(&format!("{N:?}")).map(|_| ()).is_err(),
-        true
+        SecretKey::from_bytes(&N.to_be_bytes()),
+        Err(CryptoError::SecretOutOfRange)
     );
 }
 

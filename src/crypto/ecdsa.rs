@@ -130,28 +130,36 @@ pub fn digest_scalar(z: &[u8; 32]) -> Scalar {
 
 /// Signs the 32-byte digest `z` with `key`: deterministic, low-S.
 pub fn sign(key: &SecretKey, z: &[u8; 32]) -> Signature {
+    let mut nonces = Rfc6979::new(&key.scalar(), &digest_scalar(z));
+    loop {
+        // Another nonce only if this one gives r = 0 or s = 0 (odds about 2^−256).
+        if let Some(signature) = sign_with_nonce(key, z, &nonces.next()) {
+            return signature;
+        }
+    }
+}
+
+/// Signs with the nonce `k` given: R = k·G, r = R.x mod n, s = k⁻¹·(z + r·d) mod n, then
+/// low-S. `None` if r or s comes out 0. Public so the course can show what goes wrong when a
+/// nonce repeats (exercise 15); anything else must use [`sign`], whose nonces come from
+/// RFC 6979.
+pub fn sign_with_nonce(key: &SecretKey, z: &[u8; 32], k: &Scalar) -> Option<Signature> {
     let d = key.scalar();
     let z = digest_scalar(z);
-    let mut nonces = Rfc6979::new(&d, &z);
-    loop {
-        let k = nonces.next();
-        let Some(point) = mul_g(&k).to_affine() else {
-            continue;
-        };
-        let r = Scalar::reduce(point.x.value());
-        if r.is_zero() {
-            continue;
-        }
-        let s = k.invert().mul(&z.add(&r.mul(&d)));
-        if s.is_zero() {
-            continue;
-        }
-        let s = if s.is_high() { s.neg() } else { s };
-        return Signature {
-            r: r.value(),
-            s: s.value(),
-        };
+    let point = mul_g(k).to_affine()?;
+    let r = Scalar::reduce(point.x.value());
+    if r.is_zero() {
+        return None;
     }
+    let s = k.invert().mul(&z.add(&r.mul(&d)));
+    if s.is_zero() {
+        return None;
+    }
+    let s = if s.is_high() { s.neg() } else { s };
+    Some(Signature {
+        r: r.value(),
+        s: s.value(),
+    })
 }
 
 /// Does `signature` sign digest `z` under `key`? Refuses r or s outside [1, n − 1] and a high s.
