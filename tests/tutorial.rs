@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 /// The chapters, in order; each from 01 on has a checked exercise of the same name.
-const CHAPTERS: [&str; 14] = [
+const CHAPTERS: [&str; 16] = [
     "00-introduction",
     "01-blocks-and-hashes",
     "02-merkle-root",
@@ -20,6 +20,8 @@ const CHAPTERS: [&str; 14] = [
     "11-defending-the-node",
     "12-persistence",
     "13-classroom-network",
+    "14-fields-and-curves",
+    "15-keys-and-signatures",
 ];
 
 const APPENDICES: [&str; 2] = ["A-wire-protocol", "B-consensus-rules"];
