@@ -6,7 +6,7 @@
 //!
 //! For learning only: not constant time.
 
-use super::u256::{reduce_wide, U256};
+use super::u256::{inverse_mod, reduce_wide, U256};
 
 /// n, the group order.
 pub const N: U256 = U256([
@@ -90,17 +90,9 @@ impl Scalar {
         Scalar(reduce_wide(self.0.mul_wide(&other.0), &C, &N))
     }
 
-    /// `1 / self` (Fermat: self^(n−2)); 0 gives 0.
+    /// `1 / self` (the binary extended Euclidean algorithm); 0 gives 0.
     pub fn invert(&self) -> Scalar {
-        let e = N.sub_borrow(&U256::from_u64(2)).0;
-        let mut result = Scalar::ONE;
-        for i in (0..256).rev() {
-            result = result.mul(&result);
-            if e.bit(i) {
-                result = result.mul(self);
-            }
-        }
-        result
+        Scalar(inverse_mod(&self.0, &N))
     }
 }
 

@@ -141,6 +141,71 @@ pub(crate) fn reduce_wide(wide: [u64; 8], c: &U256, m: &U256) -> U256 {
     r
 }
 
+/// `a⁻¹ mod m` for an odd modulus `m` and `0 < a < m` with gcd(a, m) = 1, by the binary
+/// extended Euclidean algorithm: only shifts, additions and subtractions, about 512 rounds.
+/// Several times faster than Fermat's a^(m−2), which needs some 300 modular multiplications.
+/// Returns 0 for `a = 0`.
+pub(crate) fn inverse_mod(a: &U256, m: &U256) -> U256 {
+    if a.is_zero() {
+        return U256::ZERO;
+    }
+    // Invariants: x1·a ≡ u and x2·a ≡ v (mod m).
+    let (mut u, mut v) = (*a, *m);
+    let (mut x1, mut x2) = (U256::ONE, U256::ZERO);
+    // Halves x modulo m: x/2 if x is even, else (x + m)/2, with the carry of x + m kept.
+    let halve = |x: &mut U256| {
+        let (sum, carry) = if x.bit(0) {
+            x.add_carry(m)
+        } else {
+            (*x, false)
+        };
+        *x = shr1(&sum, carry);
+    };
+    while u != U256::ONE && v != U256::ONE {
+        while !u.bit(0) {
+            u = shr1(&u, false);
+            halve(&mut x1);
+        }
+        while !v.bit(0) {
+            v = shr1(&v, false);
+            halve(&mut x2);
+        }
+        if u >= v {
+            u = u.sub_borrow(&v).0;
+            x1 = sub_mod(&x1, &x2, m);
+        } else {
+            v = v.sub_borrow(&u).0;
+            x2 = sub_mod(&x2, &x1, m);
+        }
+    }
+    if u == U256::ONE {
+        x1
+    } else {
+        x2
+    }
+}
+
+/// `x >> 1`, with `top` shifted into bit 255.
+fn shr1(x: &U256, top: bool) -> U256 {
+    let l = x.0;
+    U256([
+        (l[0] >> 1) | (l[1] << 63),
+        (l[1] >> 1) | (l[2] << 63),
+        (l[2] >> 1) | (l[3] << 63),
+        (l[3] >> 1) | ((top as u64) << 63),
+    ])
+}
+
+/// `a − b mod m` for `a, b < m`.
+fn sub_mod(a: &U256, b: &U256, m: &U256) -> U256 {
+    let (diff, borrow) = a.sub_borrow(b);
+    if borrow {
+        diff.add_carry(m).0
+    } else {
+        diff
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +229,25 @@ mod tests {
             [1, 0, 0, 0, u64::MAX - 1, u64::MAX, u64::MAX, u64::MAX]
         );
         assert!(!x.bit(0) && x.bit(5) && x.bit(248));
+    }
+
+    /// The binary inverse agrees with the definition: a · a⁻¹ ≡ 1, checked by multiplying
+    /// and reducing, for a modulus just below 2^256 (the top bit makes the carries matter).
+    #[test]
+    fn inverse_mod_inverts() {
+        let m = U256([0xFFFF_FFFE_FFFF_FC2F, u64::MAX, u64::MAX, u64::MAX]); // p
+        let c = U256::from_u64(0x1_0000_03D1);
+        for a in [
+            U256::ONE,
+            U256::from_u64(2),
+            U256::from_u64(0xdead_beef),
+            m.sub_borrow(&U256::ONE).0,
+            U256([1, 2, 3, 0x8000_0000_0000_0000]),
+        ] {
+            let inv = inverse_mod(&a, &m);
+            assert!(inv < m);
+            assert_eq!(reduce_wide(a.mul_wide(&inv), &c, &m), U256::ONE, "{a:?}");
+        }
+        assert_eq!(inverse_mod(&U256::ZERO, &m), U256::ZERO);
     }
 }
