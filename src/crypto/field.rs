@@ -196,7 +196,11 @@ mod tests {
         assert!(Fe::new(P).is_none());
         let x = fe("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
         assert_eq!(x.mul(&x.invert()), Fe::ONE);
-        assert_eq!(x.invert(), x.pow(&P.sub_borrow(&U256::from_u64(2)).0), "Fermat agrees");
+        assert_eq!(
+            x.invert(),
+            x.pow(&P.sub_borrow(&U256::from_u64(2)).0),
+            "Fermat agrees"
+        );
         let y2 = x.square().mul(&x).add(&Fe::from_u64(7));
         let y = y2.sqrt().expect("G's x is on the curve");
         assert_eq!(y.square(), y2);
