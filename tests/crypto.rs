@@ -218,3 +218,54 @@ fn generated_keys_differ() {
     assert_ne!(a.to_hex(), b.to_hex());
     assert_eq!(SecretKey::from_hex(&a.to_hex()).unwrap(), a);
 }
+
+/// k·G for assorted k against a table computed outside this project (python-ecdsa), in
+/// compressed form.
+#[test]
+fn multiples_of_g_match_an_outside_table() {
+    let table = [
+        (
+            "1",
+            "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        ),
+        (
+            "2",
+            "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+        ),
+        (
+            "3",
+            "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9",
+        ),
+        (
+            "4",
+            "02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13",
+        ),
+        (
+            "5",
+            "022f8bde4d1a07209355b4a7250a5c5128e88b84bddc619ab7cba8d569b240efe4",
+        ),
+        (
+            "7",
+            "025cbdf0646e5db4eaa398f365f2ea7a0e3d419b7e0330e39ce92bddedcac4f9bc",
+        ),
+        (
+            "a",
+            "03a0434d9e47f3c86235477c7b1ae6ae5d3442d49b1943c2b752a68e2a47e247c7",
+        ),
+        (
+            "64",
+            "02ed3bace23c5e17652e174c835fb72bf53ee306b3406a26890221b4cef7500f88",
+        ),
+        (
+            "10000000000000001",
+            "02583fdfd9846dd99d9b8890856a8a9e738f17f31467e99549dca81127829d122a",
+        ),
+        (
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f",
+            "03c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+        ),
+    ];
+    for (k, expected) in table {
+        assert_eq!(secret(k).public_key().to_hex(), expected, "{k}·G");
+    }
+}
