@@ -211,6 +211,11 @@ impl Blockchain {
     /// The active blocks after the highest `locator` hash we have (after genesis when none
     /// matches), at most `limit` of them, ascending.
     pub fn blocks_after(&self, locator: &[Hash], limit: usize) -> &[Block] {
+        &self.blocks[self.range_after(locator, limit)]
+    }
+
+    /// The heights after the highest `locator` hash we have, at most `limit` of them.
+    fn range_after(&self, locator: &[Hash], limit: usize) -> std::ops::Range<usize> {
         let fork = locator
             .iter()
             .filter_map(|h| self.height_of(h))
@@ -218,7 +223,7 @@ impl Blockchain {
             .unwrap_or(0);
         let start = fork as usize + 1;
         let end = start.saturating_add(limit).min(self.blocks.len());
-        &self.blocks[start.min(end)..end]
+        start.min(end)..end
     }
 
     /// Considers a branch from a peer: blocks in ascending order whose first new block's parent
@@ -271,8 +276,13 @@ impl Blockchain {
         for block in fresh {
             self.push(block.clone());
         }
-        let (tip, height, added) = (self.tip().hash, self.height(), fresh.len());
-        Ok(if depth == 0 {
+        Ok(self.switched(old_tip, depth, fresh.len()))
+    }
+
+    /// What a switch that took `depth` blocks off (0: none) and put `added` on did.
+    fn switched(&self, old_tip: Hash, depth: u64, added: usize) -> Outcome {
+        let (tip, height) = (self.tip().hash, self.height());
+        if depth == 0 {
             Outcome::Extended { added, tip, height }
         } else {
             Outcome::Reorganized {
@@ -281,7 +291,7 @@ impl Blockchain {
                 depth,
                 added,
             }
-        })
+        }
     }
 
     /// Takes every block above `fork` off the active chain.
@@ -301,14 +311,7 @@ impl Blockchain {
     /// The active headers after the highest `locator` hash we have, at most `limit`, ascending:
     /// the answer to `get_headers`, found as [`blocks_after`](Self::blocks_after) finds blocks.
     pub fn headers_after(&self, locator: &[Hash], limit: usize) -> &[Header] {
-        let fork = locator
-            .iter()
-            .filter_map(|h| self.height_of(h))
-            .max()
-            .unwrap_or(0);
-        let start = fork as usize + 1;
-        let end = start.saturating_add(limit).min(self.headers.len());
-        &self.headers[start.min(end)..end]
+        &self.headers[self.range_after(locator, limit)]
     }
 
     /// Work of our blocks above `height` (0 at the tip).
@@ -380,16 +383,6 @@ impl Blockchain {
         for block in bodies {
             self.push(block);
         }
-        let (tip, height) = (self.tip().hash, self.height());
-        Ok(if depth == 0 {
-            Outcome::Extended { added, tip, height }
-        } else {
-            Outcome::Reorganized {
-                old_tip,
-                new_tip: tip,
-                depth,
-                added,
-            }
-        })
+        Ok(self.switched(old_tip, depth, added))
     }
 }

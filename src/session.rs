@@ -319,12 +319,7 @@ impl Session {
     }
 
     fn on_get_blocks(&mut self, request: GetBlocks) -> Handled {
-        if request.locator.len() > MAX_LOCATOR_HASHES {
-            return Err(Close::Violation(format!(
-                "locator has {} hashes, more than {MAX_LOCATOR_HASHES}",
-                request.locator.len()
-            )));
-        }
+        check_locator(&request.locator)?;
         let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
         // Copy the blocks out under the lock; encode them after releasing it. A block's JSON
         // is at least as long as its data, so blocks past 4 MiB of data could never fit in the
@@ -349,12 +344,7 @@ impl Session {
     }
 
     fn on_get_headers(&mut self, request: GetHeaders) -> Handled {
-        if request.locator.len() > MAX_LOCATOR_HASHES {
-            return Err(Close::Violation(format!(
-                "locator has {} hashes, more than {MAX_LOCATOR_HASHES}",
-                request.locator.len()
-            )));
-        }
+        check_locator(&request.locator)?;
         let limit = request.limit.min(MAX_HEADERS_PER_MESSAGE);
         // Headers are small (2 000 of them encode to about 700 KB): copy, release, encode.
         let headers = self
@@ -377,4 +367,15 @@ impl Session {
         self.state.book.learn(parsed, Instant::now());
         Ok(())
     }
+}
+
+/// A locator longer than [`MAX_LOCATOR_HASHES`] is a violation (ours stay far below it).
+fn check_locator(locator: &[crate::hash::Hash]) -> Handled {
+    if locator.len() > MAX_LOCATOR_HASHES {
+        return Err(Close::Violation(format!(
+            "locator has {} hashes, more than {MAX_LOCATOR_HASHES}",
+            locator.len()
+        )));
+    }
+    Ok(())
 }
