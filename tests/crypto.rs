@@ -269,3 +269,19 @@ fn multiples_of_g_match_an_outside_table() {
         assert_eq!(secret(k).public_key().to_hex(), expected, "{k}·G");
     }
 }
+
+/// The joint pass a·G + b·Q agrees with two slow multiplications added, for random a, b, Q.
+#[test]
+fn shamir_agrees_with_two_passes() {
+    use peerchain::crypto::point::mul_add_g;
+    let mut stream = Stream(2_000);
+    for _ in 0..4 {
+        let a = Scalar::reduce(U256::from_be_bytes(&stream.bytes()));
+        let b = Scalar::reduce(U256::from_be_bytes(&stream.bytes()));
+        let q = SecretKey::from_bytes(&stream.bytes()).unwrap().public_key();
+        let g = Point::from_affine(&G);
+        let q_point = Point::from_affine(q.point());
+        let slow = mul_slow(&a.value(), &g).add(&mul_slow(&b.value(), &q_point));
+        assert!(mul_add_g(&a, &b, q.point()).same_as(&slow));
+    }
+}
