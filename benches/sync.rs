@@ -21,7 +21,7 @@
 //!
 //! All traffic stays on 127.0.0.1.
 
-use peerchain::message::{GetBlocks, Hello, Message, PROTOCOL_VERSION};
+use peerchain::message::{GetBlocks, Hello, Message, Nonce, PROTOCOL_VERSION};
 use peerchain::store::Store;
 use peerchain::testing::{mine_blocks, mine_here};
 use peerchain::{Blockchain, Config, Network, Node};
@@ -225,6 +225,21 @@ impl Peer {
         let _ = self.writer.write_all(&message.encode());
     }
 
+    /// One `latest_block` round trip. A `ping` follows the request and the answer counts once
+    /// its `pong` is back: the node answers in order, so the tip came first, and a block the
+    /// node relays meanwhile cannot be mistaken for the answer.
+    fn latest_block_round_trip(&mut self, nonce: u64) {
+        self.send(&Message::LatestBlock);
+        self.send(&Message::Ping(Nonce { nonce }));
+        loop {
+            match self.recv() {
+                Some(Message::Pong(n)) if n.nonce == nonce => return,
+                Some(_) => {}
+                None => panic!("the node closed the connection"),
+            }
+        }
+    }
+
     /// The next message, or `None` once the node closed the connection.
     fn recv(&mut self) -> Option<Message> {
         let mut line = String::new();
@@ -267,10 +282,11 @@ fn round_trips(
     let loader = load(Arc::clone(&stop));
     let mut asker = Peer::connect(node.local_addr(), 0xa5);
     let mut times = Vec::new();
-    for _ in 0..500 {
+    // Sample for two seconds while the load runs the whole time (it loops until stopped).
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
         let sent = Instant::now();
-        asker.send(&Message::LatestBlock);
-        while !matches!(asker.recv(), Some(Message::Block(_)) | None) {}
+        asker.latest_block_round_trip(times.len() as u64);
         times.push(sent.elapsed().as_secs_f64() * 1e3);
     }
     stop.store(true, Ordering::SeqCst);
@@ -340,8 +356,7 @@ fn lock_latency(chain: &Blockchain) {
         fresh.connect(source.local_addr());
         while fresh.summary().tip != tip {
             let sent = Instant::now();
-            asker.send(&Message::LatestBlock);
-            while !matches!(asker.recv(), Some(Message::Block(_)) | None) {}
+            asker.latest_block_round_trip(times.len() as u64);
             times.push(sent.elapsed().as_secs_f64() * 1e3);
         }
     }
