@@ -22,7 +22,8 @@
 //! Keeping it, beside the chain:
 //!
 //! - [`store`]: the data directory: the chain as JSON lines, crash-safe appends and rewrites,
-//!   and the disk writer thread that applies the node's changes in order.
+//!   the node's key file, its lock, and the disk writer thread that applies the node's changes
+//!   in order.
 //!
 //! The network, on top. Data flows one way, from the socket down to the chain:
 //! listener → connection → message → session → node state → chain.

@@ -19,6 +19,10 @@
 //!    the chain lock: the bodies so far become our chain as soon as they carry more work than
 //!    our blocks above the fork (at once, when the fork point is our tip). Until then we hold
 //!    them, which costs memory only for a branch whose work is proven.
+//! 6. A proven branch is never extended by later headers: our chain may have grown since it
+//!    was proven, so new headers start a new branch that must prove itself again. Likewise,
+//!    bodies that still do not win once no proven header is left ahead of them (another peer
+//!    moved our chain on meanwhile) are dropped, and we ask for headers afresh.
 //!
 //! When the fork point is our own tip (a plain catch-up), the first headers already prove the
 //! branch, so sync costs one extra round trip of headers and then runs as fast as before.
