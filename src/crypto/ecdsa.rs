@@ -175,3 +175,46 @@ pub fn verify(key: &PublicKey, z: &[u8; 32], signature: &Signature) -> bool {
     let u2 = r.mul(&w);
     mul_add_g(&u1, &u2, key.point()).x_matches(&r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first two RFC 6979 nonces for secret 1 and SHA-256("Satoshi Nakamoto"), as an
+    /// independent implementation of the RFC (Python's `hmac`) computes them. The second is
+    /// what a signature would use if the first gave r = 0 or s = 0.
+    #[test]
+    fn rfc6979_nonces() {
+        let d = Scalar::ONE;
+        let z = digest_scalar(&Sha256::digest(b"Satoshi Nakamoto").into());
+        let mut nonces = Rfc6979::new(&d, &z);
+        let hex = |k: Scalar| hex::encode(k.value().to_be_bytes());
+        assert_eq!(
+            hex(nonces.next()),
+            "8f8a276c19f4149656b280621e358cce24f5f52542772691ee69063b74f15d15"
+        );
+        assert_eq!(
+            hex(nonces.next()),
+            "f15fb763a6bcbbacbde0a6a9ae2a02482bd92f3e75a50b357bd551ddd771045e"
+        );
+    }
+
+    /// HMAC keys longer than the 64-byte block are hashed first (RFC 4231, test case 6); a key
+    /// of exactly 64 bytes is used as it is.
+    #[test]
+    fn hmac_key_lengths() {
+        let long = hmac_sha256(
+            &[0xaa; 131],
+            &[b"Test Using Larger Than Block-Size Key - Hash Key First"],
+        );
+        assert_eq!(
+            hex::encode(long),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        let key: Vec<u8> = (0..64).collect();
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, &[b"sixty-four"])),
+            "ddc89972fd68037feaba8b86463cb6e993dc97072bfa393bd87ef0bfa9a82028"
+        );
+    }
+}
