@@ -23,6 +23,14 @@ pub const P: U256 = U256([
 /// 2^256 mod p = 2^32 + 977.
 const C: u64 = 0x1_0000_03D1;
 
+/// (p + 1) / 4: a square's square root is its power to this (since p ≡ 3 mod 4).
+const SQRT_EXPONENT: U256 = U256([
+    0xFFFF_FFFF_BFFF_FF0C,
+    0xFFFF_FFFF_FFFF_FFFF,
+    0xFFFF_FFFF_FFFF_FFFF,
+    0x3FFF_FFFF_FFFF_FFFF,
+]);
+
 /// An element of the field: a number below p.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Fe(U256);
@@ -132,18 +140,7 @@ impl Fe {
     /// A square root, if there is one. Since p ≡ 3 (mod 4), it is self^((p+1)/4) whenever a
     /// root exists; squaring the candidate tells whether one did.
     pub fn sqrt(&self) -> Option<Fe> {
-        // (p + 1) / 4, computed as p / 4 + 1 (p ≡ 3 mod 4).
-        let mut e = P;
-        for _ in 0..2 {
-            let mut carry = 0;
-            for limb in e.0.iter_mut().rev() {
-                let next = *limb & 1;
-                *limb = (*limb >> 1) | (carry << 63);
-                carry = next;
-            }
-        }
-        let e = e.add_carry(&U256::ONE).0;
-        let root = self.pow(&e);
+        let root = self.pow(&SQRT_EXPONENT);
         (root.square() == *self).then_some(root)
     }
 }
@@ -194,6 +191,10 @@ mod tests {
         assert_eq!(Fe::ZERO.sub(&Fe::ONE), p_minus_1);
         assert_eq!(p_minus_1.mul(&p_minus_1), Fe::ONE, "(−1)² = 1");
         assert!(Fe::new(P).is_none());
+        assert_eq!(
+            format!("{:?}", Fe::from_u64(10)),
+            format!("Fe({:0>64})", "a")
+        );
         let x = fe("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
         assert_eq!(x.mul(&x.invert()), Fe::ONE);
         assert_eq!(
@@ -204,6 +205,12 @@ mod tests {
         let y2 = x.square().mul(&x).add(&Fe::from_u64(7));
         let y = y2.sqrt().expect("G's x is on the curve");
         assert_eq!(y.square(), y2);
+        let four = P.add_carry(&U256::ONE).0; // p + 1, then / 4 below
+        assert_eq!(
+            SQRT_EXPONENT.mul_wide(&U256::from_u64(4))[..4],
+            four.0,
+            "(p + 1) / 4"
+        );
         // 3 is not a square mod p (a root would square back to 3).
         assert!(Fe::from_u64(3).sqrt().is_none());
         assert_eq!(
