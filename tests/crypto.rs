@@ -157,6 +157,11 @@ fn out_of_range_signatures_are_refused() {
 fn point_laws() {
     let g = Point::from_affine(&G);
     assert!(G.is_on_curve());
+    let off = Affine {
+        x: G.x,
+        y: G.y.add(&peerchain::crypto::field::Fe::ONE),
+    };
+    assert!(!off.is_on_curve(), "y + 1 is not on the curve");
     assert!(g.add(&g.neg()).is_infinity());
     assert!(g.double().same_as(&g.add(&g)));
     let mut sum = Point::INFINITY;
