@@ -366,3 +366,95 @@ pub fn mul_slow(k: &U256, p: &Point) -> Point {
     }
     acc
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// wNAF digits are 0 or odd and below 2^(w−1) in size, each non-zero digit is followed by
+    /// at least w − 1 zeros, and they add back up to k. (A wrong digit rule can still give the
+    /// right product, only slower: so the digits are checked, not just the results.)
+    #[test]
+    fn wnaf_digits_have_their_shape() {
+        let k = U256::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f")
+            .unwrap();
+        for w in [4, 5, 7] {
+            let digits = wnaf(&k, w);
+            let mut last_nonzero: Option<usize> = None;
+            // Σ digit·2^i, as a signed sum over 257 positions: accumulate in two's complement.
+            let mut sum = [0u64; 5];
+            for (i, &d) in digits.iter().enumerate() {
+                if d == 0 {
+                    continue;
+                }
+                assert!(d % 2 != 0 && (d as i64).abs() < 1 << (w - 1), "digit {d}");
+                if let Some(j) = last_nonzero {
+                    assert!(i - j >= w, "digits at {j} and {i} for w = {w}");
+                }
+                last_nonzero = Some(i);
+                // sum += d·2^i
+                let magnitude = (d as i64).unsigned_abs() as u128;
+                let mut term = [0u64; 5];
+                let (limb, shift) = (i / 64, i % 64);
+                let shifted = magnitude << shift;
+                term[limb] = shifted as u64;
+                if limb + 1 < 5 {
+                    term[limb + 1] = (shifted >> 64) as u64;
+                }
+                let mut carry = 0i128;
+                for j in 0..5 {
+                    let t = term[j] as i128 * if d > 0 { 1 } else { -1 };
+                    let v = sum[j] as i128 + t + carry;
+                    sum[j] = v as u64;
+                    carry = v >> 64;
+                }
+            }
+            assert_eq!(&sum[..4], &k.0, "the digits add up to k for w = {w}");
+            assert_eq!(sum[4], 0);
+        }
+    }
+
+    /// The tables hold 2^(w−2) odd multiples: 1·P, 3·P, 5·P, …
+    #[test]
+    fn odd_multiples_are_odd_multiples() {
+        let g = Point::from_affine(&G);
+        let table = odd_multiples(&g, 4);
+        assert_eq!(table.len(), 4);
+        for (i, p) in table.iter().enumerate() {
+            assert!(p.same_as(&mul_slow(&U256::from_u64(2 * i as u64 + 1), &g)));
+        }
+        assert_eq!(g_table().len(), 1 << (G_WINDOW - 2));
+    }
+
+    /// Point equality: different points differ, and two ways to infinity are the same.
+    #[test]
+    fn same_as_tells_points_apart() {
+        let g = Point::from_affine(&G);
+        assert!(!g.same_as(&g.double()));
+        assert!(!g.same_as(&Point::INFINITY));
+        assert!(Point::INFINITY.same_as(&g.add(&g.neg())));
+    }
+
+    /// A point's x can lie between n and p, and then its signature r is x − n: `x_matches`
+    /// must accept that r (and only it) without leaving Jacobian coordinates.
+    #[test]
+    fn x_matches_past_n() {
+        use super::super::scalar::N;
+        let mut x = N;
+        let point = loop {
+            x = x.add_carry(&U256::ONE).0;
+            if let Some(p) = Affine::from_x(Fe::new(x).unwrap(), false) {
+                break p;
+            }
+        };
+        // Scale to a Z other than 1, as a computed point would have.
+        let doubled_back = Point::from_affine(&point)
+            .double()
+            .add(&Point::from_affine(&point).neg());
+        let r = Scalar::new(x.sub_borrow(&N).0).unwrap();
+        assert!(doubled_back.x_matches(&r));
+        assert!(!doubled_back.x_matches(&r.add(&Scalar::ONE)));
+        let small = Scalar::new(U256::from_u64(5)).unwrap();
+        assert!(!Point::from_affine(&G).x_matches(&small));
+    }
+}
