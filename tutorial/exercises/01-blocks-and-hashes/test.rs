@@ -1,6 +1,9 @@
 //! Exercise 01: a `header <height>` console command that prints the block's 96 header bytes
 //! in hex.
 
+// Not followed by rustfmt: this file is checked both here and once copied into tests/,
+// and only there does `common` exist.
+#[rustfmt::skip]
 mod common;
 
 use common::*;
