@@ -23,7 +23,7 @@
 
 use peerchain::message::{GetBlocks, Hello, Message, Nonce, PROTOCOL_VERSION};
 use peerchain::store::Store;
-use peerchain::testing::{mine_blocks, mine_here};
+use peerchain::testing::{mine_blocks, mine_here, miner_address};
 use peerchain::{Blockchain, Config, Network, Node};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Write};
@@ -173,7 +173,11 @@ fn main() {
     for _ in 0..LINE_ROUNDS {
         let template = first.with_chain(|chain| {
             chain
-                .template(vec!["relay".into()], chain.tip().timestamp + 1_000)
+                .template(
+                    vec!["relay".into()],
+                    miner_address(),
+                    chain.tip().timestamp + 1_000,
+                )
                 .unwrap()
         });
         let block = mine_here(template);
@@ -336,7 +340,9 @@ fn lock_latency(chain: &Blockchain) {
     let mut heavy = Blockchain::new(Network::Regtest);
     for _ in 0..300 {
         let data = vec!["\u{1}".repeat(65_536)];
-        let template = heavy.template(data, heavy.tip().timestamp + 1_000).unwrap();
+        let template = heavy
+            .template(data, miner_address(), heavy.tip().timestamp + 1_000)
+            .unwrap();
         heavy.append_checked(mine_here(template), None).unwrap();
     }
     let node = start(heavy.clone());

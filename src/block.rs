@@ -7,7 +7,8 @@
 //! ```text
 //! {"version":1,"height":5,"timestamp":1700000000123,
 //!  "previous_hash":"<64 hex>","merkle_root":"<64 hex>",
-//!  "difficulty":20,"nonce":1194660,"hash":"<64 hex>","data":["text", ...]}
+//!  "difficulty":20,"nonce":1194660,"hash":"<64 hex>","data":["text", ...],
+//!  "transactions":[{"txid":…,"inputs":[…],"outputs":[…]}, ...]}
 //! ```
 //!
 //! Header bytes, the preimage of `hash` (96 bytes, integers little-endian):
@@ -18,10 +19,11 @@
 //! ```
 //!
 //! The nonce is last on purpose: SHA-256 eats 64-byte chunks, so a miner hashes the constant
-//! first 64 bytes once and, per nonce, only the final chunk. The data items are not in the
-//! header; the merkle root stands for them.
+//! first 64 bytes once and, per nonce, only the final chunk. The data items and transactions
+//! are not in the header; the merkle root stands for them (see [`crate::merkle`]).
 //!
-//! A [`Header`] is the block without its body: the same JSON without `data`. Nodes send headers
+//! A [`Header`] is the block without its body: the same JSON without `data` and
+//! `transactions`. Nodes send headers
 //! first when they sync (`tutorial/09-handshake-and-sync.md`): every rule except the merkle root
 //! and the size limits can be checked on a header alone, so a peer proves its chain's work
 //! before we spend bandwidth and memory on the bodies.
@@ -29,7 +31,8 @@
 //! See `tutorial/01-blocks-and-hashes.md`.
 
 use crate::hash::{sha256, Hash};
-use crate::merkle::merkle_root;
+use crate::merkle::block_merkle_root;
+use crate::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 
 /// Length of the serialized header, the hash preimage.
@@ -46,7 +49,7 @@ pub struct Block {
     pub timestamp: u64,
     /// Hash of the parent block; all zeros for genesis.
     pub previous_hash: Hash,
-    /// Merkle root of `data`.
+    /// Merkle root of `data` and `transactions`.
     pub merkle_root: Hash,
     /// Required leading zero bits of `hash`.
     pub difficulty: u32,
@@ -55,11 +58,15 @@ pub struct Block {
     /// SHA-256 of the header bytes. Carried in the JSON for convenience; a receiver recomputes
     /// it and never trusts the claimed value.
     pub hash: Hash,
-    /// The block's payload: free text for now, transactions in later chapters.
+    /// Free text notes (the seed's payload).
     pub data: Vec<String>,
+    /// The block's transactions: from height 1 on, a coinbase first (see
+    /// [`crate::transaction`]). Always present in the JSON, `[]` for genesis.
+    pub transactions: Vec<Transaction>,
 }
 
-/// A block's header: every field but the body. Its JSON is the block's without `data`.
+/// A block's header: every field but the body. Its JSON is the block's without `data` and
+/// `transactions`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// Block format version; 1 is the only valid value.
@@ -70,7 +77,7 @@ pub struct Header {
     pub timestamp: u64,
     /// Hash of the parent block; all zeros for genesis.
     pub previous_hash: Hash,
-    /// Merkle root of the block's `data`.
+    /// Merkle root of the block's `data` and `transactions`.
     pub merkle_root: Hash,
     /// Required leading zero bits of `hash`.
     pub difficulty: u32,
@@ -101,7 +108,7 @@ impl Header {
 }
 
 impl Block {
-    /// The block's header: every field but `data`.
+    /// The block's header: every field but the body.
     pub fn header(&self) -> Header {
         Header {
             version: self.version,
@@ -134,25 +141,38 @@ impl Block {
         difficulty: u32,
         nonce: u64,
         data: Vec<String>,
+        transactions: Vec<Transaction>,
     ) -> Block {
         let mut block = Block {
             version: 1,
             height,
             timestamp,
             previous_hash,
-            merkle_root: merkle_root(&data),
+            merkle_root: Hash::ZERO,
             difficulty,
             nonce,
             hash: Hash::ZERO,
             data,
+            transactions,
         };
+        block.merkle_root = block.compute_merkle_root();
         block.hash = block.compute_hash();
         block
+    }
+
+    /// The merkle root of the data and the transactions' txids: what `merkle_root` must be.
+    pub fn compute_merkle_root(&self) -> Hash {
+        block_merkle_root(&self.data, self.transactions.iter().map(|tx| tx.txid))
     }
 
     /// Total UTF-8 bytes of the data items (what the size rule limits).
     pub fn data_bytes(&self) -> usize {
         self.data.iter().map(String::len).sum()
+    }
+
+    /// Inputs plus outputs over all transactions (what rule 7's block limit counts).
+    pub fn in_outs(&self) -> usize {
+        self.transactions.iter().map(Transaction::in_outs).sum()
     }
 }
 
@@ -163,7 +183,7 @@ mod tests {
     /// Each field lands at its documented offset, little-endian.
     #[test]
     fn header_layout() {
-        let mut b = Block::new(0x0102, 0x0a0b, Hash([7; 32]), 0x11, 0x2233, vec![]);
+        let mut b = Block::new(0x0102, 0x0a0b, Hash([7; 32]), 0x11, 0x2233, vec![], vec![]);
         b.merkle_root = Hash([9; 32]);
         let h = b.header_bytes();
         assert_eq!(&h[0..4], &[1, 0, 0, 0]);
@@ -178,7 +198,15 @@ mod tests {
     /// The JSON form has exactly the contract's keys, in order, on one line.
     #[test]
     fn json_form() {
-        let b = Block::new(5, 1_700_000_000_123, Hash::ZERO, 20, 1, vec!["x".into()]);
+        let b = Block::new(
+            5,
+            1_700_000_000_123,
+            Hash::ZERO,
+            20,
+            1,
+            vec!["x".into()],
+            vec![],
+        );
         let json = serde_json::to_string(&b).unwrap();
         let keys = [
             "version",
@@ -190,6 +218,7 @@ mod tests {
             "nonce",
             "hash",
             "data",
+            "transactions",
         ];
         let mut at = 0;
         for key in keys {
@@ -198,6 +227,7 @@ mod tests {
         }
         assert!(json.starts_with("{\"version\":1,\"height\":5,\"timestamp\":1700000000123,"));
         assert!(!json.contains('\n'));
+        assert!(json.ends_with(",\"data\":[\"x\"],\"transactions\":[]}"));
         assert_eq!(serde_json::from_str::<Block>(&json).unwrap(), b);
         let header = serde_json::to_string(&b.header()).unwrap();
         assert_eq!(

@@ -15,11 +15,15 @@
 use crate::block::{Block, Header};
 use crate::branch::Branch;
 use crate::consensus::{
-    check_block, context_len, expected_difficulty, median_time_past, ChainError, ChainView,
+    check_block, check_header_in_context, context_len, expected_difficulty, median_time_past,
+    ChainError, ChainView, VerifiedBlock, MAX_BLOCK_IN_OUTS, MAX_BLOCK_TRANSACTIONS,
 };
 use crate::hash::Hash;
+use crate::mempool::{Mempool, Rejected};
 use crate::params::{Network, Params};
 use crate::pow::work;
+use crate::transaction::{Address, Output, Transaction, VerifiedTx};
+use crate::utxo::{Undo, UtxoChanges, UtxoSet, UtxoView};
 use std::collections::HashMap;
 
 /// How many most recent blocks a locator lists one by one before it starts skipping.
@@ -60,6 +64,12 @@ pub struct Blockchain {
     cumulative_work: Vec<u128>,
     /// Hash → height, for the active chain only.
     by_hash: HashMap<Hash, u64>,
+    /// The unspent outputs of the active chain.
+    utxo: UtxoSet,
+    /// `undo[h]`: the coins block `h` spent, to disconnect it in a reorganization.
+    undo: Vec<Undo>,
+    /// Transactions waiting for a block, always valid against `utxo`.
+    mempool: Mempool,
 }
 
 impl Blockchain {
@@ -72,8 +82,12 @@ impl Blockchain {
             headers: Vec::new(),
             cumulative_work: Vec::new(),
             by_hash: HashMap::new(),
+            utxo: UtxoSet::default(),
+            undo: Vec::new(),
+            mempool: Mempool::default(),
         };
-        chain.push(genesis);
+        // Genesis has no transactions: it creates no coins.
+        chain.push(genesis, Undo::default());
         chain
     }
 
@@ -140,17 +154,40 @@ impl Blockchain {
     }
 
     /// A block to mine on top of the tip: expected difficulty, timestamp `max(now, median + 1)`,
-    /// nonce 0. Fails if `data` breaks the size rule (the chain would refuse the block anyway).
-    pub fn template(&self, data: Vec<String>, now: u64) -> Result<Block, ChainError> {
+    /// nonce 0; a coinbase paying `payout` the subsidy plus the fees, then the mempool's best
+    /// transactions by fee rate, within the block limits. Fails if `data` breaks the size
+    /// rule (the chain would refuse the block anyway).
+    pub fn template(
+        &self,
+        data: Vec<String>,
+        payout: Address,
+        now: u64,
+    ) -> Result<Block, ChainError> {
         let tip = self.tip();
+        let height = tip.height + 1;
         let timestamp = now.max(median_time_past(&self.view()) + 1);
+        // The coinbase takes one input and one output of the block's room.
+        let chosen = self
+            .mempool
+            .select(MAX_BLOCK_TRANSACTIONS - 1, MAX_BLOCK_IN_OUTS - 2);
+        let fees = chosen.iter().map(|e| e.fee).fold(0u64, u64::saturating_add);
+        let reward = self.params.subsidy(height).saturating_add(fees);
+        let pay = Output {
+            address: payout,
+            amount: reward,
+        };
+        // Nothing to pay (no subsidy left, no fees): a coinbase without outputs.
+        let outputs = if reward == 0 { vec![] } else { vec![pay] };
+        let mut transactions = vec![Transaction::coinbase(height, outputs)];
+        transactions.extend(chosen.into_iter().map(|e| e.tx.clone()));
         let block = Block::new(
-            tip.height + 1,
+            height,
             timestamp,
             tip.hash,
             self.next_difficulty(),
             0,
             data,
+            transactions,
         );
         let p = self.params;
         if block.data.len() > p.max_data_items {
@@ -173,19 +210,63 @@ impl Blockchain {
     /// As [`append`](Self::append), with the clock rule checked against `now` or, with `None`,
     /// skipped (for blocks loaded from our own disk, which are old by nature).
     pub fn append_checked(&mut self, block: Block, now: Option<u64>) -> Result<(), ChainError> {
-        check_block(&block, &self.view(), self.params, now)?;
-        self.push(block);
+        let verified = crate::consensus::verify_block(block, self.params, now)?;
+        self.append_verified(verified)
+    }
+
+    /// Appends a block whose header and body were checked already, outside the chain lock
+    /// (see [`VerifiedBlock`]): what is left needs our chain, its parent's header (rules 2, 5
+    /// and 6) and our coins (rule 7's spending half). On error the chain is unchanged.
+    pub fn append_verified(&mut self, block: VerifiedBlock) -> Result<(), ChainError> {
+        let block = block.into_inner();
+        check_header_in_context(&block.header(), &self.view(), self.params)?;
+        let mut view = UtxoView::new(&self.utxo);
+        let undo = view.connect(&block, self.params)?;
+        let changes = view.into_changes();
+        self.utxo.apply(changes);
+        self.mempool.block_connected(&block);
+        self.push(block, undo);
         Ok(())
     }
 
-    /// Adds an already validated block to the active chain.
-    fn push(&mut self, block: Block) {
+    /// Adds an already validated block, with its undo record, to the active chain.
+    fn push(&mut self, block: Block, undo: Undo) {
         let before = self.cumulative_work.last().copied().unwrap_or(0);
         self.cumulative_work
             .push(before.saturating_add(work(block.difficulty)));
         self.by_hash.insert(block.hash, block.height);
         self.headers.push(block.header());
         self.blocks.push(block);
+        self.undo.push(undo);
+    }
+
+    /// The unspent outputs of the active chain.
+    pub fn utxo(&self) -> &UtxoSet {
+        &self.utxo
+    }
+
+    /// The transactions waiting for a block.
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// Offers a transaction to the mempool (its signatures were checked already, outside the
+    /// lock); returns its fee.
+    pub fn accept_transaction(&mut self, tx: VerifiedTx) -> Result<u64, Rejected> {
+        let next_height = self.height() + 1;
+        self.mempool.accept(tx, &self.utxo, next_height)
+    }
+
+    /// The transaction `txid`, from the mempool (height `None`) or the active chain (the
+    /// height of its block).
+    pub fn transaction(&self, txid: &Hash) -> Option<(Transaction, Option<u64>)> {
+        if let Some(entry) = self.mempool.get(txid) {
+            return Some((entry.tx.clone(), None));
+        }
+        let place = self.utxo.tx_place(txid)?;
+        let block = self.block(place.height)?;
+        let tx = block.transactions.iter().find(|tx| tx.txid == *txid)?;
+        Some((tx.clone(), Some(place.height)))
     }
 
     /// Block hashes from the tip back to genesis: the newest [`LOCATOR_DENSE`] one by one, then
@@ -272,11 +353,49 @@ impl Blockchain {
                 our_work,
             });
         }
-        self.truncate(fork);
-        for block in fresh {
-            self.push(block.clone());
-        }
+        let (undos, changes) = self.spend_branch(fork, fresh)?;
+        self.switch(fork, fresh.to_vec(), undos, changes);
         Ok(self.switched(old_tip, depth, fresh.len()))
+    }
+
+    /// Rule 7's spending half for a branch forking at `fork`: in a view, our blocks above the
+    /// fork are disconnected and the branch's connected one by one. Nothing changes here; the
+    /// undo records and the view's changes are for [`switch`](Self::switch). On error the view
+    /// is dropped and our chain and coins are untouched.
+    fn spend_branch(
+        &self,
+        fork: u64,
+        branch: &[Block],
+    ) -> Result<(Vec<Undo>, UtxoChanges), ChainError> {
+        let mut view = UtxoView::new(&self.utxo);
+        for height in (fork as usize + 1..self.blocks.len()).rev() {
+            view.disconnect(&self.blocks[height], &self.undo[height]);
+        }
+        let undos = branch
+            .iter()
+            .map(|block| view.connect(block, self.params))
+            .collect::<Result<Vec<Undo>, ChainError>>()?;
+        Ok((undos, view.into_changes()))
+    }
+
+    /// Replaces our blocks above `fork` by `blocks`, whose coins [`spend_branch`](Self::spend_branch)
+    /// worked out, and brings the mempool up to date.
+    fn switch(&mut self, fork: u64, blocks: Vec<Block>, undos: Vec<Undo>, changes: UtxoChanges) {
+        let disconnected = self.truncate(fork);
+        self.utxo.apply(changes);
+        for (block, undo) in blocks.into_iter().zip(undos) {
+            self.push(block, undo);
+        }
+        let next_height = self.height() + 1;
+        if disconnected.is_empty() {
+            for block in &self.blocks[fork as usize + 1..] {
+                self.mempool.block_connected(block);
+            }
+        } else {
+            let txs = disconnected.into_iter().flat_map(|b| b.transactions);
+            self.mempool
+                .reorganized(txs.collect(), &self.utxo, next_height);
+        }
     }
 
     /// What a switch that took `depth` blocks off (0: none) and put `added` on did.
@@ -294,13 +413,18 @@ impl Blockchain {
         }
     }
 
-    /// Takes every block above `fork` off the active chain.
-    fn truncate(&mut self, fork: u64) {
-        for old in self.blocks.drain(fork as usize + 1..) {
-            self.by_hash.remove(&old.hash);
+    /// Takes every block above `fork` off the active chain and returns them. (Their coins are
+    /// the caller's business: see [`spend_branch`](Self::spend_branch).)
+    fn truncate(&mut self, fork: u64) -> Vec<Block> {
+        let keep = fork as usize + 1;
+        let old: Vec<Block> = self.blocks.drain(keep..).collect();
+        for block in &old {
+            self.by_hash.remove(&block.hash);
         }
-        self.headers.truncate(fork as usize + 1);
-        self.cumulative_work.truncate(fork as usize + 1);
+        self.headers.truncate(keep);
+        self.cumulative_work.truncate(keep);
+        self.undo.truncate(keep);
+        old
     }
 
     /// The active chain's headers, genesis first.
@@ -353,9 +477,10 @@ impl Blockchain {
 
     /// Connects the bodies a [`Branch`] has downloaded and checked (every rule, outside the
     /// lock). Only the connecting steps happen here: the fork point must still be on our
-    /// chain, and a branch that forks below our tip must carry strictly more work than our
-    /// blocks above the fork. On success the bodies move into our chain, and the branch goes
-    /// on from its new fork point, our tip.
+    /// chain, a branch that forks below our tip must carry strictly more work than our blocks
+    /// above the fork, and its transactions must spend coins of the chain they would make
+    /// (rule 7's spending half, look-ups only). On success the bodies move into our chain, and
+    /// the branch goes on from its new fork point, our tip. On error nothing changes.
     pub fn connect_branch(&mut self, branch: &mut Branch) -> Result<Outcome, ChainError> {
         let (fork, fork_hash) = branch.fork();
         let Some(first) = branch.bodies().first() else {
@@ -377,12 +502,10 @@ impl Blockchain {
                 our_work,
             });
         }
-        self.truncate(fork);
+        let (undos, changes) = self.spend_branch(fork, branch.bodies())?;
         let bodies = branch.advance();
         let added = bodies.len();
-        for block in bodies {
-            self.push(block);
-        }
+        self.switch(fork, bodies, undos, changes);
         Ok(self.switched(old_tip, depth, added))
     }
 }

@@ -14,9 +14,11 @@
 use crate::block::Block;
 use crate::branch::Branch;
 use crate::chain::{Blockchain, Outcome};
-use crate::consensus::ChainError;
+use crate::consensus::{now_ms, verify_block, ChainError};
 use crate::hash::Hash;
+use crate::mempool::Rejected;
 use crate::store::{Change, DiskWriter};
+use crate::transaction::VerifiedTx;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,6 +33,10 @@ pub struct ChainSummary {
     pub total_work: u128,
     /// Difficulty the next block needs.
     pub next_difficulty: u32,
+    /// Transactions in the tip block, its coinbase included.
+    pub tip_transactions: usize,
+    /// Transactions waiting in the mempool.
+    pub mempool: usize,
 }
 
 /// What became of a block a peer announced with `block` (or one mined here).
@@ -86,6 +92,8 @@ impl ChainState {
             tip: chain.tip().hash,
             total_work: chain.total_work(),
             next_difficulty: chain.next_difficulty(),
+            tip_transactions: chain.tip().transactions.len(),
+            mempool: chain.mempool().len(),
         })
     }
 
@@ -115,17 +123,28 @@ impl ChainState {
 
     /// Takes in a block announced by a peer: appended if it extends our tip and passes every
     /// rule; otherwise says what to do instead.
+    ///
+    /// The lock is taken twice: once to see whether the block is for our tip at all, and once
+    /// to append it. Between the two, outside the lock, the block is checked on its own
+    /// (signatures on every core), so other threads are not kept waiting meanwhile.
     pub fn announced(&self, block: &Block) -> Announced {
+        let params = {
+            let chain = lock(&self.chain);
+            if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {
+                return not_for_tip;
+            }
+            chain.params()
+        };
+        let verified = match verify_block(block.clone(), params, Some(now_ms())) {
+            Ok(verified) => verified,
+            Err(e) => return Announced::Invalid(e),
+        };
         let mut chain = lock(&self.chain);
-        if chain.contains(&block.hash) {
-            return Announced::Known;
+        // Our tip may have moved while the lock was free.
+        if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {
+            return not_for_tip;
         }
-        if block.previous_hash != chain.tip().hash {
-            return Announced::NotOnOurTip {
-                locator: chain.locator(),
-            };
-        }
-        match chain.append(block.clone()) {
+        match chain.append_verified(verified) {
             Ok(()) => Announced::Appended {
                 seq: self.record(|| Change::Append(vec![block.clone()])),
             },
@@ -133,12 +152,32 @@ impl ChainState {
         }
     }
 
+    /// `Known` or `NotOnOurTip` for a block that does not extend our tip; `None` if it does.
+    fn not_for_tip(chain: &Blockchain, block: &Block) -> Option<Announced> {
+        if chain.contains(&block.hash) {
+            Some(Announced::Known)
+        } else if block.previous_hash != chain.tip().hash {
+            Some(Announced::NotOnOurTip {
+                locator: chain.locator(),
+            })
+        } else {
+            None
+        }
+    }
+
     /// Validates `block` as the next block on our tip and appends it; returns the change
-    /// number.
+    /// number. The checks that need no chain run first, outside the lock.
     pub fn append(&self, block: &Block) -> Result<u64, ChainError> {
+        let params = self.read(|chain| chain.params());
+        let verified = verify_block(block.clone(), params, Some(now_ms()))?;
         let mut chain = lock(&self.chain);
-        chain.append(block.clone())?;
+        chain.append_verified(verified)?;
         Ok(self.record(|| Change::Append(vec![block.clone()])))
+    }
+
+    /// Offers `tx` to the mempool; its signatures were checked already, outside the lock.
+    pub fn accept_transaction(&self, tx: VerifiedTx) -> Result<u64, Rejected> {
+        lock(&self.chain).accept_transaction(tx)
     }
 
     /// Connects what `branch` has downloaded, if it now carries more work (see

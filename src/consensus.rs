@@ -16,11 +16,24 @@ use crate::block::{Block, Header};
 use crate::hash::Hash;
 use crate::params::Params;
 use crate::pow::meets_difficulty;
+use crate::transaction::{Transaction, TxError};
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How many recent blocks the median time past looks at (as Bitcoin).
 pub const MEDIAN_TIME_SPAN: usize = 11;
+
+/// At most this many transactions in a block, the coinbase included.
+pub const MAX_BLOCK_TRANSACTIONS: usize = 1_000;
+
+/// At most this many inputs plus outputs over all of a block's transactions.
+pub const MAX_BLOCK_IN_OUTS: usize = 4_000;
+
+/// Below this many signatures per thread, checking them in parallel costs more in thread
+/// starts than it saves.
+const MIN_SIGNATURES_PER_THREAD: usize = 16;
 
 /// Why a block or a branch was refused. Each consensus rule has its own variants, and every
 /// message names the block height, the rule and the values involved.
@@ -48,7 +61,7 @@ pub enum ChainError {
         hash: Hash,
         difficulty: u32,
     },
-    /// Rule 4: `merkle_root` does not match the data.
+    /// Rule 4: `merkle_root` does not match the data and the txids.
     BadMerkleRoot {
         height: u64,
         claimed: Hash,
@@ -84,6 +97,35 @@ pub enum ChainError {
         timestamp: u64,
         max: u64,
     },
+    /// Rule 7: a transaction breaks a rule (see [`TxError`]).
+    Transaction {
+        height: u64,
+        txid: Hash,
+        error: TxError,
+    },
+    /// Rule 7: a block above genesis without transactions (it needs a coinbase).
+    NoCoinbase { height: u64 },
+    /// Rule 7: more transactions than a block may carry.
+    TooManyTransactions {
+        height: u64,
+        count: usize,
+        max: usize,
+    },
+    /// Rule 7: more inputs plus outputs than a block may carry.
+    TooManyInOuts {
+        height: u64,
+        count: usize,
+        max: usize,
+    },
+    /// Rule 7: the coinbase pays more than the subsidy plus the fees.
+    CoinbaseOverpays {
+        height: u64,
+        paid: u64,
+        subsidy: u64,
+        fees: u64,
+    },
+    /// Rule 7: the fees, or the fees plus the subsidy, add up past 2^64 − 1.
+    FeesOverflow { height: u64 },
     /// A branch whose first new block's parent is not on our chain.
     UnknownParent { height: u64, previous_hash: Hash },
     /// A chain whose first block is not this network's genesis.
@@ -114,7 +156,7 @@ impl fmt::Display for ChainError {
             ),
             BadMerkleRoot { height, claimed, computed } => write!(
                 f,
-                "block {height}: merkle_root {claimed} does not match its data, {computed} (rule 4)"
+                "block {height}: merkle_root {claimed} does not match its body, {computed} (rule 4)"
             ),
             TooManyItems { height, count, max } => {
                 write!(f, "block {height}: {count} data items, more than {max} (rule 4)")
@@ -133,6 +175,28 @@ impl fmt::Display for ChainError {
             TimestampTooFarAhead { height, timestamp, max } => write!(
                 f,
                 "block {height}: timestamp {timestamp} is after local clock + drift, {max} (rule 6)"
+            ),
+            Transaction { height, txid, error } => {
+                write!(f, "block {height}: tx {}…: {error} (rule 7)", txid.short())
+            }
+            NoCoinbase { height } => write!(
+                f,
+                "block {height}: no transactions, but the first must be a coinbase (rule 7)"
+            ),
+            TooManyTransactions { height, count, max } => {
+                write!(f, "block {height}: {count} transactions, more than {max} (rule 7)")
+            }
+            TooManyInOuts { height, count, max } => write!(
+                f,
+                "block {height}: {count} inputs and outputs, more than {max} (rule 7)"
+            ),
+            CoinbaseOverpays { height, paid, subsidy, fees } => write!(
+                f,
+                "block {height}: the coinbase pays {paid}, more than subsidy {subsidy} + fees {fees} (rule 7)"
+            ),
+            FeesOverflow { height } => write!(
+                f,
+                "block {height}: the fees and subsidy add up to more than 2^64 - 1 units (rule 7)"
             ),
             UnknownParent { height, previous_hash } => write!(
                 f,
@@ -274,7 +338,40 @@ pub fn check_block(
     check_median(&header, view)?;
     check_clock(&header, params, now)?;
     check_hash(&header)?;
-    check_merkle(block)
+    check_merkle(block)?;
+    check_transactions(block, params)?;
+    check_signatures(block)
+}
+
+/// A block that passed every rule it can be checked against alone: the header's
+/// ([`check_header_alone`]) and the body's ([`check_body`]: sizes, merkle root, transaction
+/// shapes and every signature). Only [`verify_block`] makes one, and
+/// [`Blockchain::append_verified`](crate::chain::Blockchain::append_verified) takes only this,
+/// so the costly checks are sure to have run, outside the chain lock, before it is taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedBlock(Block);
+
+impl VerifiedBlock {
+    /// The block.
+    pub fn block(&self) -> &Block {
+        &self.0
+    }
+
+    /// The block, unwrapped.
+    pub fn into_inner(self) -> Block {
+        self.0
+    }
+}
+
+/// Checks what `block` can show alone (see [`VerifiedBlock`]); `now` as in [`check_block`].
+pub fn verify_block(
+    block: Block,
+    params: &Params,
+    now: Option<u64>,
+) -> Result<VerifiedBlock, ChainError> {
+    check_header_alone(&block.header(), params, now)?;
+    check_body(&block, params)?;
+    Ok(VerifiedBlock(block))
 }
 
 /// The rules a header alone can show, with no ancestor in sight: rule 1 (version), rule 3
@@ -301,11 +398,122 @@ pub fn check_header_in_context(
     check_median(header, view)
 }
 
-/// Rule 4, the body: the data within the size limits, and the merkle root its header commits
-/// to. Needs no ancestor.
+/// The body: rule 4 (the data within the size limits, and the merkle root its header commits
+/// to) and rule 7 as far as it needs no coins (the transactions' shapes, limits, txids and
+/// signatures, the signatures on every core). Needs no ancestor, so it runs outside the chain
+/// lock; the coins are checked under it, by [`UtxoView::connect`](crate::utxo::UtxoView::connect).
 pub fn check_body(block: &Block, params: &Params) -> Result<(), ChainError> {
     check_sizes(block, params)?;
-    check_merkle(block)
+    check_merkle(block)?;
+    check_transactions(block, params)?;
+    check_signatures(block)
+}
+
+/// Rule 7, the part that needs no coins: from height 1 a coinbase comes first and only there,
+/// the block's limits hold, every transaction is well formed with its true txid, and no output
+/// is spent twice in the block.
+pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainError> {
+    let height = block.height;
+    let count = block.transactions.len();
+    if count > MAX_BLOCK_TRANSACTIONS {
+        return Err(ChainError::TooManyTransactions {
+            height,
+            count,
+            max: MAX_BLOCK_TRANSACTIONS,
+        });
+    }
+    let in_outs = block.in_outs();
+    if in_outs > MAX_BLOCK_IN_OUTS {
+        return Err(ChainError::TooManyInOuts {
+            height,
+            count: in_outs,
+            max: MAX_BLOCK_IN_OUTS,
+        });
+    }
+    let Some((coinbase, rest)) = block.transactions.split_first() else {
+        return Err(ChainError::NoCoinbase { height });
+    };
+    let at = |tx: &Transaction| {
+        let txid = tx.txid;
+        move |error| ChainError::Transaction {
+            height,
+            txid,
+            error,
+        }
+    };
+    coinbase
+        .check_coinbase(height, params.subsidy(height))
+        .map_err(at(coinbase))?;
+    let mut spent = HashSet::with_capacity(in_outs);
+    for tx in rest {
+        tx.check_alone().map_err(at(tx))?;
+        for (input, i) in tx.inputs.iter().enumerate().map(|(n, i)| (n, i.outpoint())) {
+            if !spent.insert(i) {
+                return Err(at(tx)(TxError::SpentTwice { input, outpoint: i }));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rule 7's signatures: every input after the coinbase signs its txid. This is most of the
+/// cost of checking a block (about 60 µs a signature), so it runs on every core: the inputs
+/// are split into one run per thread, with scoped threads as the miner uses. A failure stops
+/// the work after it early, and the reason is the first failing input in block order, so it
+/// does not depend on which thread got there first. Bitcoin Core keeps a pool of script-check
+/// threads for the same job (`-par`).
+pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
+    let jobs: Vec<(&Transaction, usize)> = block
+        .transactions
+        .iter()
+        .skip(1)
+        .flat_map(|tx| (0..tx.inputs.len()).map(move |i| (tx, i)))
+        .collect();
+    let check = |(tx, i): &(&Transaction, usize)| {
+        tx.check_signature(*i)
+            .map_err(|error| ChainError::Transaction {
+                height: block.height,
+                txid: tx.txid,
+                error,
+            })
+    };
+    let threads = crate::miner::default_threads().min(jobs.len() / MIN_SIGNATURES_PER_THREAD);
+    if threads <= 1 {
+        return jobs.iter().try_for_each(check);
+    }
+    // The lowest failing job found so far: runs skip every job after it, but still check the
+    // ones before it, so the reported failure is the first in block order whatever the timing.
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let per_thread = jobs.len().div_ceil(threads);
+    let failures: Vec<(usize, ChainError)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = jobs
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(n, run)| {
+                let (first_failure, check) = (&first_failure, &check);
+                scope.spawn(move || {
+                    for (k, job) in run.iter().enumerate() {
+                        let index = n * per_thread + k;
+                        if index > first_failure.load(Ordering::Relaxed) {
+                            return None;
+                        }
+                        if let Err(e) = check(job) {
+                            first_failure.fetch_min(index, Ordering::Relaxed);
+                            return Some((index, e));
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|run| run.join().expect("signature checks do not panic"))
+            .collect()
+    });
+    match failures.into_iter().min_by_key(|(index, _)| *index) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Rule 1: version.
@@ -420,9 +628,9 @@ fn check_hash(header: &Header) -> Result<(), ChainError> {
     Ok(())
 }
 
-/// Rule 4, the commitment half: the merkle root matches the data.
+/// Rule 4, the commitment half: the merkle root matches the data and the txids.
 fn check_merkle(block: &Block) -> Result<(), ChainError> {
-    let computed = crate::merkle::merkle_root(&block.data);
+    let computed = block.compute_merkle_root();
     if block.merkle_root != computed {
         return Err(ChainError::BadMerkleRoot {
             height: block.height,

@@ -6,16 +6,25 @@
 
 use crate::block::Block;
 use crate::cli::resolve_peer;
+use crate::hash::Hash;
 use crate::node::Node;
+use crate::transaction::{Address, Transaction};
+use crate::wallet::{format_coins, parse_address, parse_coins, WalletError, DEFAULT_FEE};
 
 /// What `help` prints.
 pub const HELP: &str = "\
 commands:
-  mine [text...]   mine a block carrying the text, append it and relay it
-  chain            height, tip hash, total work and next difficulty
+  mine [text...]   mine a block carrying the text and the mempool's best transactions
+  chain            height, tip hash, total work, next difficulty and mempool size
   block <height>   the block at that height, as JSON
   peers            the connected peers
   address          this node's address and public key
+  balance [addr]   spendable, immature and pending coins (ours, or those of addr)
+  send <addr> <amount> [fee]
+                   pay coins (e.g. 1.5; fee defaults to 0.0001) to an address
+  tx <txid>        a transaction: where it is, its inputs and outputs
+  mempool          the transactions waiting for a block
+  utxos [addr]     the unspent outputs (ours, or those of addr)
   connect <addr>   connect to a node: a port on this machine or host:port
   help             this list
   quit             stop the node";
@@ -47,6 +56,59 @@ fn block_arg(node: &Node, command: &str, args: &[&str]) -> Result<Block, String>
     })
 }
 
+/// The address named by a command's optional argument (the node's own when there is none), or
+/// the line to print instead.
+fn address_arg(node: &Node, command: &str, args: &[&str]) -> Result<Address, String> {
+    match args {
+        [] => Ok(node.address().parse().expect("our own address parses")),
+        [text] => parse_address(text).map_err(|e| e.to_string()),
+        _ => Err(format!("usage: {command} [address]")),
+    }
+}
+
+/// `send <address> <amount> [fee]`: parses the words and pays.
+fn send(node: &Node, args: &[&str]) -> Result<Hash, String> {
+    let (to, amount, fee) = match args {
+        [to, amount] => (to, amount, None),
+        [to, amount, fee] => (to, amount, Some(fee)),
+        _ => return Err("usage: send <address> <amount> [fee], amounts in coins".into()),
+    };
+    let to = parse_address(to).map_err(|e| e.to_string())?;
+    let amount = parse_coins(amount).map_err(|e| e.to_string())?;
+    let fee = match fee {
+        Some(fee) => parse_coins(fee).map_err(|e| format!("fee: {e}"))?,
+        None => DEFAULT_FEE,
+    };
+    node.send(to, amount, fee)
+        .map_err(|e: WalletError| e.to_string())
+}
+
+/// A transaction's inputs and outputs, one per line.
+fn describe(tx: &Transaction) -> String {
+    let mut lines = Vec::new();
+    for (i, input) in tx.inputs.iter().enumerate() {
+        if tx.is_coinbase() {
+            lines.push(format!(
+                "  input {i}: coinbase (block {})",
+                input.prev_index
+            ));
+        } else {
+            lines.push(format!(
+                "  input {i}: spends {}:{}",
+                input.prev_txid, input.prev_index
+            ));
+        }
+    }
+    for (i, output) in tx.outputs.iter().enumerate() {
+        lines.push(format!(
+            "  output {i}: {} to {}",
+            format_coins(output.amount),
+            output.address
+        ));
+    }
+    lines.join("\n")
+}
+
 /// Runs one console line against `node`.
 pub fn execute(node: &Node, line: &str) -> Reply {
     let mut words = line.split_whitespace();
@@ -63,8 +125,11 @@ pub fn execute(node: &Node, line: &str) -> Reply {
             };
             match node.mine(data) {
                 Ok(b) => format!(
-                    "mined block {} {} (difficulty {})",
-                    b.height, b.hash, b.difficulty
+                    "mined block {} {} (difficulty {}, {} transactions)",
+                    b.height,
+                    b.hash,
+                    b.difficulty,
+                    b.transactions.len()
                 ),
                 Err(e) => format!("could not mine: {e}"),
             }
@@ -72,8 +137,8 @@ pub fn execute(node: &Node, line: &str) -> Reply {
         "chain" => {
             let s = node.summary();
             format!(
-                "height {}, tip {}, total work {}, next difficulty {}",
-                s.height, s.tip, s.total_work, s.next_difficulty
+                "height {}, tip {} ({} transactions), total work {}, next difficulty {}, mempool {}",
+                s.height, s.tip, s.tip_transactions, s.total_work, s.next_difficulty, s.mempool
             )
         }
         "block" => match block_arg(node, "block", &rest) {
@@ -111,6 +176,81 @@ pub fn execute(node: &Node, line: &str) -> Reply {
             node.address(),
             node.public_key()
         ),
+        "balance" => match address_arg(node, "balance", &rest) {
+            Ok(address) => format!("{address}: {}", node.balance(&address)),
+            Err(e) => e,
+        },
+        "utxos" => match address_arg(node, "utxos", &rest) {
+            Ok(address) => {
+                let tip = node.summary().height;
+                let lines: Vec<String> = node
+                    .utxos(&address)
+                    .iter()
+                    .map(|(outpoint, coin)| {
+                        let state = if tip + 1 >= coin.spendable_from() {
+                            String::new()
+                        } else {
+                            format!(", immature until height {}", coin.spendable_from())
+                        };
+                        format!(
+                            "{}:{} {} (block {}{state})",
+                            outpoint.txid,
+                            outpoint.index,
+                            format_coins(coin.amount),
+                            coin.height
+                        )
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    format!("{address} has no unspent outputs")
+                } else {
+                    lines.join("\n")
+                }
+            }
+            Err(e) => e,
+        },
+        "send" => match send(node, &rest) {
+            Ok(txid) => format!("sent: txid {txid}"),
+            Err(e) => e,
+        },
+        "tx" => match rest.as_slice() {
+            [txid] => match txid.parse::<Hash>() {
+                Ok(txid) => match node.transaction(&txid) {
+                    Some(info) => {
+                        let place = match info.height {
+                            None => "in the mempool".to_string(),
+                            Some(h) => {
+                                format!("in block {h}, {} confirmations", info.confirmations)
+                            }
+                        };
+                        format!("tx {txid} {place}\n{}", describe(&info.tx))
+                    }
+                    None => format!("no transaction {txid} in the mempool or the chain"),
+                },
+                Err(e) => e.to_string(),
+            },
+            _ => "usage: tx <txid>".to_string(),
+        },
+        "mempool" => {
+            let entries = node.mempool();
+            if entries.is_empty() {
+                "the mempool is empty".to_string()
+            } else {
+                entries
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} fee {} ({} inputs, {} outputs)",
+                            e.tx.txid,
+                            format_coins(e.fee),
+                            e.tx.inputs.len(),
+                            e.tx.outputs.len()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
         "help" => HELP.to_string(),
         "quit" | "exit" => return Reply::Quit,
         other => format!("unknown command {other:?}; type help for the list"),

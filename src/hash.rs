@@ -65,25 +65,30 @@ impl FromStr for Hash {
     type Err = ParseHashError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // By hand rather than `hex::decode`: one pass that also refuses uppercase, and sync
-        // parses three hashes per block (it was the top entry in the sync profile). A table
-        // lookup per digit, no branches: 0xff marks "not a lowercase hex digit".
-        let digits = s.as_bytes();
-        if digits.len() != 64 {
-            return Err(ParseHashError(s.to_string()));
-        }
-        let mut bytes = [0u8; 32];
-        let mut bad = 0u8;
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let (high, low) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
-            bad |= high | low;
-            *byte = high << 4 | low;
-        }
-        if bad & 0xf0 != 0 {
-            return Err(ParseHashError(s.to_string()));
-        }
-        Ok(Hash(bytes))
+        parse_lower_hex(s)
+            .map(Hash)
+            .ok_or_else(|| ParseHashError(s.to_string()))
     }
+}
+
+/// Parses exactly `2·N` lowercase hex digits into `N` bytes; `None` for anything else. Hashes,
+/// txids and addresses all use it, so each has one spelling.
+pub fn parse_lower_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    // By hand rather than `hex::decode`: one pass that also refuses uppercase, and sync
+    // parses several hashes per block (it was the top entry in the sync profile). A table
+    // lookup per digit, no branches: 0xff marks "not a lowercase hex digit".
+    let digits = s.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    let mut bad = 0u8;
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= high | low;
+        *byte = high << 4 | low;
+    }
+    (bad & 0xf0 == 0).then_some(bytes)
 }
 
 impl fmt::Display for Hash {

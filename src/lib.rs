@@ -57,6 +57,7 @@ pub mod console;
 pub mod crypto;
 pub mod hash;
 pub mod log;
+pub mod mempool;
 pub mod merkle;
 pub mod message;
 pub mod miner;
@@ -69,6 +70,9 @@ pub mod state;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod transaction;
+pub mod utxo;
+pub mod wallet;
 
 pub use block::Block;
 pub use chain::{Blockchain, Outcome};

@@ -1,4 +1,4 @@
-//! The merkle root: one hash that commits to every data item of a block.
+//! The merkle root: one hash that commits to every data item and transaction of a block.
 //!
 //! We follow RFC 6962 (Certificate Transparency): leaves and inner nodes are hashed with
 //! different one-byte prefixes, so a pair of leaves can never pose as a single leaf (the
@@ -28,15 +28,36 @@ pub fn inner_hash(left: &Hash, right: &Hash) -> Hash {
     Hash(h.finalize().into())
 }
 
+/// The hash of a transaction's leaf: SHA-256(0x02 ‖ txid bytes). Its own prefix, so a
+/// transaction can never pose as a data item or an inner node.
+pub fn tx_leaf_hash(txid: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0x02]);
+    h.update(txid.0);
+    Hash(h.finalize().into())
+}
+
 /// The merkle root of `items`; 32 zero bytes when there are none.
 pub fn merkle_root(items: &[String]) -> Hash {
-    match items {
-        [] => return Hash::ZERO,
-        // The common case needs no tree (and no allocation).
-        [only] => return leaf_hash(only),
-        _ => {}
+    root_of_leaves(items.iter().map(|item| leaf_hash(item)).collect())
+}
+
+/// The merkle root of a block: its data items' leaves, then one leaf per transaction (by
+/// txid). A block without transactions, such as genesis, has the root of its data alone.
+pub fn block_merkle_root(items: &[String], txids: impl Iterator<Item = Hash>) -> Hash {
+    let leaves = items
+        .iter()
+        .map(|item| leaf_hash(item))
+        .chain(txids.map(|txid| tx_leaf_hash(&txid)))
+        .collect();
+    root_of_leaves(leaves)
+}
+
+/// The root of the tree over `level`, the leaf hashes in order.
+fn root_of_leaves(mut level: Vec<Hash>) -> Hash {
+    if level.is_empty() {
+        return Hash::ZERO;
     }
-    let mut level: Vec<Hash> = items.iter().map(|item| leaf_hash(item)).collect();
     while level.len() > 1 {
         level = level
             .chunks(2)
@@ -79,6 +100,30 @@ mod tests {
         assert_eq!(
             root_of(&["a", "b", "c", "d", "e"]),
             "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b"
+        );
+    }
+
+    /// The vectors for blocks with transactions: leaves for data first, then one per
+    /// txid with its own prefix.
+    #[test]
+    fn block_roots_with_transactions() {
+        let coinbase: Hash = "1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"
+            .parse()
+            .unwrap();
+        let spend: Hash = "02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            block_merkle_root(&[], [coinbase].into_iter()).to_string(),
+            "c3be80981ad0689838d89c3c074b1ce3def85bb801117e6742383c964d974542"
+        );
+        assert_eq!(
+            block_merkle_root(&["a".to_string()], [coinbase, spend].into_iter()).to_string(),
+            "11562c100d73baa7807d755cd056a07a1f0232d39a8bc01cfd2df02b6f272bff"
+        );
+        assert_eq!(
+            block_merkle_root(&["a".to_string()], std::iter::empty()),
+            merkle_root(&["a".to_string()])
         );
     }
 

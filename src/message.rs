@@ -5,7 +5,7 @@
 //! Every message is one line of UTF-8 JSON ending in `\n`:
 //!
 //! ```text
-//! {"type":"hello","payload":{"version":2,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
+//! {"type":"hello","payload":{"version":3,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
 //! {"type":"latest_block"}
 //! {"type":"block","payload":{"version":1,"height":5,…}}
 //! {"type":"get_blocks","payload":{"locator":["ab12…","07dd…"],"limit":500}}
@@ -14,6 +14,9 @@
 //! {"type":"headers","payload":[{"version":1,"height":1,…,"hash":"…"},…]}
 //! {"type":"get_peers"}
 //! {"type":"peers","payload":["127.0.0.1:8556"]}
+//! {"type":"tx","payload":{"txid":"…","inputs":[…],"outputs":[…]}}
+//! {"type":"get_mempool"}
+//! {"type":"mempool","payload":[{"txid":…},…]}
 //! {"type":"ping","payload":{"nonce":42}}
 //! {"type":"pong","payload":{"nonce":42}}
 //! {"type":"error","payload":{"reason":"unknown message type \"gossip\""}}
@@ -29,11 +32,14 @@
 
 use crate::block::{Block, Header};
 use crate::hash::Hash;
+use crate::transaction::Transaction;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version carried in `hello`. Version 2 added `get_headers` and `headers`, which
-/// every node must answer, so a version-1 node cannot take part.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// every node must answer; version 3 added transactions to blocks and the `tx`, `get_mempool`
+/// and `mempool` messages. Each changed what every node must understand, so an older node
+/// cannot take part.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The longest line a node reads: 4 MiB. A longer one is refused without buffering the rest.
 pub const MAX_LINE_BYTES: usize = 4_194_304;
@@ -70,6 +76,12 @@ pub enum Message {
     GetHeaders(GetHeaders),
     /// The answer to `get_headers`: ascending heights, at most `limit` and 2 000.
     Headers(Vec<Header>),
+    /// A transaction new to the sender's mempool, relayed.
+    Tx(Transaction),
+    /// Ask for the peer's mempool.
+    GetMempool,
+    /// The answer to `get_mempool`: its transactions, as many as fit in one line.
+    Mempool(Vec<Transaction>),
     /// Ask for addresses of other nodes.
     GetPeers,
     /// Dialable addresses, `host:port`.
@@ -128,7 +140,7 @@ pub struct ErrorReason {
 }
 
 /// Every `type` this version understands, to tell "unknown type" from "bad payload".
-const TYPES: [&str; 12] = [
+const TYPES: [&str; 15] = [
     "hello",
     "latest_block",
     "block",
@@ -136,6 +148,9 @@ const TYPES: [&str; 12] = [
     "blocks",
     "get_headers",
     "headers",
+    "tx",
+    "get_mempool",
+    "mempool",
     "get_peers",
     "peers",
     "ping",
@@ -154,6 +169,9 @@ impl Message {
             Message::Blocks(_) => "blocks",
             Message::GetHeaders(_) => "get_headers",
             Message::Headers(_) => "headers",
+            Message::Tx(_) => "tx",
+            Message::GetMempool => "get_mempool",
+            Message::Mempool(_) => "mempool",
             Message::GetPeers => "get_peers",
             Message::Peers(_) => "peers",
             Message::Ping(_) => "ping",
@@ -194,17 +212,29 @@ fn explain(line: &[u8], err: serde_json::Error) -> String {
 
 /// Encodes a `blocks` message that fits in one line: blocks are added one by one while the
 /// line stays within [`MAX_LINE_BYTES`], and the peer asks again for the rest. One block always
-/// fits, since its data is at most 64 KiB (384 KiB escaped). This writes the same bytes as
+/// fits: its data is at most 64 KiB (384 KiB escaped) and its transactions at most 4 000
+/// inputs and outputs (about 1.3 MB). This writes the same bytes as
 /// `Message::Blocks(..).encode()` (a test checks).
 pub fn encode_blocks_within_limit(blocks: &[Block]) -> Vec<u8> {
+    encode_list_within_limit("blocks", blocks)
+}
+
+/// Encodes a `mempool` message that fits in one line, the first transactions first.
+pub fn encode_mempool_within_limit(txs: &[Transaction]) -> Vec<u8> {
+    encode_list_within_limit("mempool", txs)
+}
+
+/// `{"type":"<name>","payload":[…]}` with as many of `items` as fit in one line (at least
+/// one, if there are any).
+fn encode_list_within_limit<T: Serialize>(name: &str, items: &[T]) -> Vec<u8> {
     const END: &[u8] = b"]}\n";
-    let mut line = br#"{"type":"blocks","payload":["#.to_vec();
-    for (i, block) in blocks.iter().enumerate() {
+    let mut line = format!(r#"{{"type":"{name}","payload":["#).into_bytes();
+    for (i, item) in items.iter().enumerate() {
         let before = line.len();
         if i > 0 {
             line.push(b',');
         }
-        serde_json::to_writer(&mut line, block).expect("blocks always serialize");
+        serde_json::to_writer(&mut line, item).expect("blocks and transactions serialize");
         if i > 0 && line.len() + END.len() > MAX_LINE_BYTES {
             line.truncate(before);
             break;
@@ -272,6 +302,11 @@ mod tests {
         assert_eq!(
             encode_blocks_within_limit(&blocks),
             Message::Blocks(blocks).encode()
+        );
+        let txs = vec![crate::transaction::Transaction::coinbase(1, vec![])];
+        assert_eq!(
+            encode_mempool_within_limit(&txs),
+            Message::Mempool(txs).encode()
         );
         assert_eq!(
             encode_blocks_within_limit(&[]),

@@ -17,12 +17,17 @@ use crate::chain_state::{lock, ChainState};
 use crate::connection;
 use crate::consensus::{now_ms, ChainError};
 use crate::crypto::keys::SecretKey;
+use crate::hash::Hash;
 use crate::log::Logger;
+use crate::mempool::{Entry, Rejected};
 use crate::message::Message;
 use crate::miner;
 use crate::peer_table::{Limits, PeerTable};
 use crate::state::{random_u64, NodeState};
 use crate::store::{DiskWriter, Loaded, Store};
+use crate::transaction::{Address, OutPoint, Transaction};
+use crate::utxo::Coin;
+use crate::wallet::{self, Balance, TxInfo, WalletError};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -252,6 +257,7 @@ impl Node {
             book,
             log,
             wallet,
+            sending: Mutex::new(()),
             stats: Mutex::new(SyncStats::default()),
             stopping: AtomicBool::new(false),
             config,
@@ -295,6 +301,11 @@ impl Node {
     /// The node's address: the first 20 bytes of SHA-256 of its compressed public key.
     pub fn address(&self) -> String {
         self.state().wallet.public_key().address()
+    }
+
+    /// The address the node's coinbases pay, and its wallet's.
+    fn payout(&self) -> Address {
+        Address::of(&self.state().wallet.public_key())
     }
 
     /// The node's compressed public key, 66 hex digits.
@@ -344,7 +355,7 @@ impl Node {
             }
             let template = state
                 .chain
-                .read(|chain| chain.template(data.clone(), now_ms()))?;
+                .read(|chain| chain.template(data.clone(), self.payout(), now_ms()))?;
             let stop = state.chain.start_mining();
             let mined = miner::mine(template, &stop);
             state.chain.stop_mining();
@@ -366,13 +377,62 @@ impl Node {
         let state = self.state();
         let seq = state.chain.append(&block)?;
         state.log.log(format_args!(
-            "[*] Mined block {} {} (difficulty {})",
+            "[*] Mined block {} {} (difficulty {}, {} transactions)",
             block.height,
             block.hash.short(),
-            block.difficulty
+            block.difficulty,
+            block.transactions.len()
         ));
         state.new_tip(&block, None, seq);
         Ok(())
+    }
+
+    /// `address`'s balance: spendable, immature, and pending in and out (see [`wallet`]).
+    pub fn balance(&self, address: &Address) -> Balance {
+        self.with_chain(|chain| wallet::balance(chain, address))
+    }
+
+    /// The node's own balance.
+    pub fn own_balance(&self) -> Balance {
+        self.balance(&self.payout())
+    }
+
+    /// The unspent outputs of `address`, oldest first.
+    pub fn utxos(&self, address: &Address) -> Vec<(OutPoint, Coin)> {
+        self.with_chain(|chain| chain.utxo().coins_of(address))
+    }
+
+    /// The mempool's transactions with their fees, in arrival order.
+    pub fn mempool(&self) -> Vec<Entry> {
+        self.with_chain(|chain| chain.mempool().entries().into_iter().cloned().collect())
+    }
+
+    /// Where transaction `txid` is: the mempool, or a block of the active chain.
+    pub fn transaction(&self, txid: &Hash) -> Option<TxInfo> {
+        self.with_chain(|chain| wallet::find_transaction(chain, txid))
+    }
+
+    /// Pays `amount` base units to `to` with `fee`, from the node's spendable coins, change
+    /// back to its address: builds the transaction under the chain lock, signs it after
+    /// releasing it, and submits it. Returns the txid.
+    pub fn send(&self, to: Address, amount: u64, fee: u64) -> Result<Hash, WalletError> {
+        let state = self.state();
+        // One payment at a time, so two never pick the same coins.
+        let _one_at_a_time = lock(&state.sending);
+        let mut tx =
+            self.with_chain(|chain| wallet::build_payment(chain, &state.wallet, to, amount, fee))?;
+        tx.sign(&state.wallet);
+        let txid = tx.txid;
+        self.submit_transaction(tx).map_err(WalletError::Rejected)?;
+        Ok(txid)
+    }
+
+    /// Checks `tx` (signatures outside the chain lock), puts it in the mempool and relays it
+    /// to every peer: what a node does with a transaction from its own wallet or a local
+    /// program. Returns its fee.
+    pub fn submit_transaction(&self, tx: Transaction) -> Result<u64, Rejected> {
+        let verified = tx.verify().map_err(Rejected::Invalid)?;
+        self.state().accept_transaction(verified, None)
     }
 
     /// Stops accepting, closes every connection and joins every thread.

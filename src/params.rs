@@ -52,6 +52,8 @@ pub struct Params {
     pub max_data_items: usize,
     /// At most this many data bytes (UTF-8, summed over items) per block.
     pub max_data_bytes: usize,
+    /// The block subsidy halves every this many blocks.
+    pub halving_interval: u64,
 }
 
 static MAIN: Params = Params {
@@ -66,6 +68,7 @@ static MAIN: Params = Params {
     max_future_drift_ms: 120_000,
     max_data_items: 256,
     max_data_bytes: 65_536,
+    halving_interval: 210_000,
 };
 
 static REGTEST: Params = Params {
@@ -80,7 +83,21 @@ static REGTEST: Params = Params {
     max_future_drift_ms: 120_000,
     max_data_items: 256,
     max_data_bytes: 65_536,
+    halving_interval: 150,
 };
+
+impl Params {
+    /// The new coins the block at `height` may create: 50 coins, halved every
+    /// `halving_interval` blocks, and 0 after 64 halvings (as Bitcoin's `GetBlockSubsidy`).
+    pub fn subsidy(&self, height: u64) -> u64 {
+        let halvings = height / self.halving_interval;
+        if halvings >= 64 {
+            0
+        } else {
+            (50 * crate::transaction::COIN) >> halvings
+        }
+    }
+}
 
 impl Network {
     /// This network's consensus parameters.
@@ -109,6 +126,7 @@ impl Network {
             p.genesis_difficulty,
             p.genesis_nonce,
             vec![p.genesis_data.to_string()],
+            Vec::new(),
         )
     }
 }
@@ -162,6 +180,23 @@ mod tests {
             "5b1165b203f6e0c93b615076ce58d8fb3c8bdde95987f16482281a623e7b3c59"
         );
         assert!(meets_difficulty(&regtest.hash, regtest.difficulty));
+    }
+
+    /// 50 coins, halving on schedule, and nothing after 64 halvings (where a plain shift
+    /// would wrap around in Rust's release builds, and panic in debug ones).
+    #[test]
+    fn subsidy_halves() {
+        let p = Network::Regtest.params();
+        assert_eq!(p.subsidy(1), 5_000_000_000);
+        assert_eq!(p.subsidy(149), 5_000_000_000);
+        assert_eq!(p.subsidy(150), 2_500_000_000);
+        assert_eq!(p.subsidy(300), 1_250_000_000);
+        assert_eq!(p.subsidy(150 * 32), 1);
+        assert_eq!(p.subsidy(150 * 33), 0);
+        assert_eq!(p.subsidy(150 * 64), 0);
+        assert_eq!(p.subsidy(u64::MAX), 0);
+        assert_eq!(Network::Main.params().subsidy(209_999), 5_000_000_000);
+        assert_eq!(Network::Main.params().subsidy(210_000), 2_500_000_000);
     }
 
     /// Network names round-trip and unknown names are refused with a helpful message.

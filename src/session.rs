@@ -15,12 +15,14 @@ use crate::block::Block;
 use crate::chain_state::Announced;
 use crate::connection::{MessageReader, MessageWriter, NetError};
 use crate::log::quote;
+use crate::mempool::MAX_MEMPOOL_TXS;
 use crate::message::{
-    encode_blocks_within_limit, GetBlocks, GetHeaders, Hello, Message, Nonce,
-    MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
+    encode_blocks_within_limit, encode_mempool_within_limit, GetBlocks, GetHeaders, Hello, Message,
+    Nonce, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
     MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
 use crate::state::{random_u64, NodeState};
+use crate::transaction::Transaction;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -114,6 +116,7 @@ impl Session {
         self.handshake()?;
         self.send(&Message::LatestBlock)?;
         self.send(&Message::GetPeers)?;
+        self.send(&Message::GetMempool)?;
         loop {
             self.reader
                 .set_wait(self.state.config.ping_interval)
@@ -279,6 +282,26 @@ impl Session {
             Message::Blocks(batch) => self.on_blocks(batch),
             Message::GetHeaders(request) => self.on_get_headers(request),
             Message::Headers(headers) => self.on_headers(headers),
+            Message::Tx(tx) => self.on_tx(tx),
+            Message::GetMempool => {
+                let txs: Vec<Transaction> = self.state.chain.read(|chain| {
+                    let entries = chain.mempool().entries();
+                    entries.into_iter().map(|e| e.tx.clone()).collect()
+                });
+                let line = encode_mempool_within_limit(&txs);
+                self.writer
+                    .send_line(line.into())
+                    .map_err(|e| Close::Quiet(e.to_string()))
+            }
+            Message::Mempool(txs) => {
+                if txs.len() > MAX_MEMPOOL_TXS {
+                    return Err(Close::Violation(format!(
+                        "mempool message with {} transactions, more than {MAX_MEMPOOL_TXS}",
+                        txs.len()
+                    )));
+                }
+                txs.into_iter().try_for_each(|tx| self.on_tx(tx))
+            }
             Message::GetPeers => {
                 let addrs = self.state.peers.addresses_for(self.id, MAX_PEER_ADDRESSES);
                 let addrs = addrs.iter().map(|a| a.to_string()).collect();
@@ -302,9 +325,10 @@ impl Session {
             Announced::Known => Ok(()),
             Announced::Appended { seq } => {
                 self.state.log.log(format_args!(
-                    "[*] Accepted block {} {} from {}",
+                    "[*] Accepted block {} {} ({} transactions) from {}",
                     block.height,
                     block.hash.short(),
+                    block.transactions.len(),
                     self.addr
                 ));
                 self.state.peers.gave_block(self.id, Instant::now());
@@ -318,20 +342,46 @@ impl Session {
         }
     }
 
+    /// A transaction from a peer, by `tx` or in a `mempool` answer. One that breaks a rule is
+    /// a violation; one we cannot use now (known, conflicting, spending what we do not have)
+    /// is ignored quietly: races and reorganizations make those normal.
+    fn on_tx(&mut self, tx: Transaction) -> Handled {
+        // Every peer relays every transaction to us: skip the signature checks for ones we
+        // have already.
+        let txid = tx.txid;
+        let known = self.state.chain.read(|chain| {
+            chain.mempool().get(&txid).is_some() || chain.utxo().tx_place(&txid).is_some()
+        });
+        if known {
+            return Ok(());
+        }
+        let reason =
+            |e: &dyn std::fmt::Display| format!("invalid transaction: tx {}…: {e}", txid.short());
+        let verified = tx
+            .verify()
+            .map_err(|e| Close::Violation(reason(&format!("{e} (rule 7)"))))?;
+        match self.state.accept_transaction(verified, Some(self.id)) {
+            Ok(_) => Ok(()),
+            Err(rejected) if rejected.is_violation() => Err(Close::Violation(reason(&rejected))),
+            Err(_) => Ok(()),
+        }
+    }
+
     fn on_get_blocks(&mut self, request: GetBlocks) -> Handled {
         check_locator(&request.locator)?;
         let limit = request.limit.min(MAX_BLOCKS_PER_MESSAGE);
         // Copy the blocks out under the lock; encode them after releasing it. A block's JSON
-        // is at least as long as its data, so blocks past 4 MiB of data could never fit in the
-        // line: they are not copied.
+        // is at least as long as its data plus about 300 bytes an input and 70 an output, so
+        // blocks past that much in 4 MiB could never fit in the line: they are not copied.
         let (blocks, seq) = self.state.chain.read_durable(|chain| {
             let after = chain.blocks_after(&request.locator, limit);
-            let mut data = 0;
+            let mut size = 0;
             let fit = after
                 .iter()
                 .position(|b| {
-                    data += b.data_bytes();
-                    data > MAX_LINE_BYTES
+                    let inputs: usize = b.transactions.iter().map(|t| t.inputs.len()).sum();
+                    size += b.data_bytes() + 300 * inputs + 70 * (b.in_outs() - inputs);
+                    size > MAX_LINE_BYTES
                 })
                 .unwrap_or(after.len());
             after[..fit.max(1).min(after.len())].to_vec()

@@ -16,8 +16,10 @@ use crate::chain_state::{lock, ChainState};
 use crate::config::Config;
 use crate::crypto::keys::SecretKey;
 use crate::log::Logger;
+use crate::mempool::Rejected;
 use crate::message::Message;
 use crate::peer_table::PeerTable;
+use crate::transaction::VerifiedTx;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ pub(crate) struct NodeState {
     pub log: Logger,
     /// The node's key: its address receives what it mines (from the "Money" part on).
     pub wallet: SecretKey,
+    /// Held while the wallet builds and submits a payment, so two never pick the same coins.
+    pub sending: Mutex<()>,
     pub stats: Mutex<SyncStats>,
     pub stopping: AtomicBool,
 }
@@ -87,6 +91,23 @@ impl NodeState {
         self.chain.tip_moved();
         self.chain.wait_durable(seq);
         self.relay(tip, source);
+    }
+
+    /// Offers a checked transaction to the mempool (from connection `source`, or `None` for
+    /// our own wallet) and, if it enters, relays it to every other peer and logs it.
+    pub fn accept_transaction(&self, tx: VerifiedTx, source: Option<u64>) -> Result<u64, Rejected> {
+        let line: Arc<[u8]> = Message::Tx(tx.tx().clone()).encode().into();
+        let txid = tx.tx().txid;
+        let fee = self.chain.accept_transaction(tx)?;
+        self.log.log(format_args!(
+            "[*] Mempool: accepted tx {} (fee {})",
+            txid.short(),
+            crate::wallet::format_coins(fee)
+        ));
+        for writer in self.peers.relay_targets(source) {
+            let _ = writer.send_line(Arc::clone(&line));
+        }
+        Ok(fee)
     }
 
     /// Writes the good addresses to `peers.txt` (when the node keeps a data directory).

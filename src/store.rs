@@ -194,11 +194,20 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
                 break;
             }
             (Err(e), Some(_)) => {
+                let mut reason = e.to_string();
+                if reason.starts_with("missing field `transactions`") {
+                    // A chain kept by a node from before the "Money" chapters: its blocks are
+                    // not valid under rule 7, so no node of this version can use it.
+                    reason.push_str(
+                        " (a chain from before transactions, protocol 2: move this data \
+                         directory away and start a new one)",
+                    );
+                }
                 return Err(StoreError::NotABlock {
                     path,
                     line: line_no,
-                    reason: e.to_string(),
-                })
+                    reason,
+                });
             }
         };
         if line_no == 1 {
@@ -211,7 +220,7 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
             }
         } else {
             // The same rules as the network path; only the clock rule is skipped, since our
-            // own old blocks are old.
+            // own old blocks are old. Appending also rebuilds the UTXO set, block by block.
             chain
                 .append_checked(block, None)
                 .map_err(|error| StoreError::Invalid {

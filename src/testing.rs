@@ -3,7 +3,9 @@
 
 use crate::block::Block;
 use crate::chain::Blockchain;
+use crate::crypto::keys::SecretKey;
 use crate::store::Store;
+use crate::transaction::Address;
 use std::io;
 use std::sync::atomic::AtomicBool;
 
@@ -14,8 +16,22 @@ pub fn mine_here(template: Block) -> Block {
         .expect("2^64 nonces hold a solution")
 }
 
+/// The key the fixtures' coinbases pay: secret key 1, whose public key is G itself. Public
+/// knowledge, so only for tests: anyone can spend what it owns.
+pub fn miner_key() -> SecretKey {
+    let mut one = [0u8; 32];
+    one[31] = 1;
+    SecretKey::from_bytes(&one).expect("1 is a valid secret key")
+}
+
+/// The address of [`miner_key`].
+pub fn miner_address() -> Address {
+    Address::of(&miner_key().public_key())
+}
+
 /// Mines `count` blocks onto `chain` on the calling thread, each stamped `spacing_ms` after its
-/// parent, with data `["{tag} {height}"]`, and returns them.
+/// parent, with data `["{tag} {height}"]` and a coinbase paying [`miner_address`] (plus the
+/// chain's mempool transactions, if any), and returns them.
 ///
 /// The timestamps are made up, which is what tests, benchmarks and demos want: with a spacing
 /// of T the difficulty stays put, shorter spacing pushes it up, longer pulls it down. Only use
@@ -26,7 +42,7 @@ pub fn mine_blocks(chain: &mut Blockchain, count: usize, spacing_ms: u64, tag: &
         let tip = chain.tip();
         let data = vec![format!("{tag} {}", tip.height + 1)];
         let template = chain
-            .template(data, tip.timestamp + spacing_ms)
+            .template(data, miner_address(), tip.timestamp + spacing_ms)
             .expect("one short item fits a block");
         let block = mine_here(template);
         chain

@@ -66,10 +66,7 @@ fn block_vector() {
     assert_eq!(block.compute_hash().to_string(), value("hash"));
     assert_eq!(block.hash.to_string(), value("hash"));
     assert_eq!(block.previous_hash, Network::Regtest.genesis().hash);
-    assert_eq!(
-        block.merkle_root,
-        peerchain::merkle::merkle_root(&block.data)
-    );
+    assert_eq!(block.merkle_root, block.compute_merkle_root());
     let mut chain = peerchain::Blockchain::new(Network::Regtest);
     chain.append_checked(block, None).expect("a valid block 1");
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{regtest_chain, T};
+use common::{miner_address, regtest_chain, T};
 use peerchain::consensus::{median_time_past, now_ms, ChainView};
 use peerchain::pow::meets_difficulty;
 use peerchain::testing::{mine_blocks, mine_here};
@@ -12,7 +12,11 @@ use peerchain::{Block, ChainError, Hash};
 fn chain_and_next() -> (peerchain::Blockchain, Block) {
     let chain = regtest_chain(5);
     let ts = chain.tip().timestamp + T;
-    let next = mine_here(chain.template(vec!["next".into()], ts).unwrap());
+    let next = mine_here(
+        chain
+            .template(vec!["next".into()], miner_address(), ts)
+            .unwrap(),
+    );
     (chain, next)
 }
 
@@ -25,6 +29,7 @@ fn with_data(b: &Block, data: Vec<String>) -> Block {
         b.difficulty,
         0,
         data,
+        b.transactions.clone(),
     )
 }
 
@@ -75,6 +80,10 @@ fn rule1_version() {
 fn rule2_height() {
     let (mut chain, mut b) = chain_and_next();
     b.height = 7;
+    // The coinbase names its height too: keep it right, so only rule 2 is broken.
+    b.transactions[0] =
+        peerchain::transaction::Transaction::coinbase(7, b.transactions[0].outputs.clone());
+    b.merkle_root = b.compute_merkle_root();
     assert_eq!(
         refused(&mut chain, mine_here(b)),
         ChainError::BadHeight {
@@ -156,7 +165,7 @@ fn rule4_merkle_root() {
         ChainError::BadMerkleRoot {
             height: 6,
             claimed: computed,
-            computed: peerchain::merkle::merkle_root(&b.data)
+            computed: b.compute_merkle_root()
         }
     );
 }
@@ -291,7 +300,13 @@ fn median_time_past_uses_last_eleven() {
 fn rule4_limits_are_exact() {
     use peerchain::consensus::check_body;
     let params = peerchain::Network::Regtest.params();
-    let block = |data: Vec<String>| Block::new(1, 0, Hash::ZERO, 1, 0, data);
+    use peerchain::transaction::{Output, Transaction};
+    let pay = Output {
+        address: miner_address(),
+        amount: 1,
+    };
+    let coinbase = vec![Transaction::coinbase(1, vec![pay])];
+    let block = |data: Vec<String>| Block::new(1, 0, Hash::ZERO, 1, 0, data, coinbase.clone());
     assert_eq!(check_body(&block(vec!["a".into(); 256]), params), Ok(()));
     assert_eq!(
         check_body(&block(vec!["a".into(); 257]), params),
@@ -320,7 +335,7 @@ fn rule6_drift_limit_is_exact() {
     let params = peerchain::Network::Regtest.params();
     let now = 1_800_000_000_000;
     let at = |timestamp: u64| {
-        let template = Block::new(1, timestamp, Hash::ZERO, 1, 0, vec![]);
+        let template = Block::new(1, timestamp, Hash::ZERO, 1, 0, vec![], vec![]);
         mine_here(template).header()
     };
     assert_eq!(
@@ -347,7 +362,7 @@ fn header_rules_in_context() {
     let params = chain.params();
     let view = ChainView::new(chain.headers(), &[]);
     let ts = chain.tip().timestamp + T;
-    let good = mine_here(chain.template(vec![], ts).unwrap()).header();
+    let good = mine_here(chain.template(vec![], miner_address(), ts).unwrap()).header();
     assert_eq!(check_header_in_context(&good, &view, params), Ok(()));
     let mut orphan = good;
     orphan.previous_hash = Hash::ZERO;

@@ -86,68 +86,23 @@ fn wrong_genesis() {
     assert_unharmed(&node, &before);
 }
 
-/// A node of protocol version 1, which knows no `get_headers`, is refused by name.
+/// Nodes of protocol versions 1 and 2, which know no `get_headers` or no transactions, are refused by name.
 #[test]
-fn protocol_version_1_is_refused() {
+fn older_protocol_versions_are_refused() {
     let (node, before) = node();
-    let mut peer = RawPeer::connect(&node);
-    peer.send(&Message::Hello(peerchain::message::Hello {
-        version: 1,
-        genesis: Network::Regtest.genesis().hash,
-        node_id: "0000000000000011".into(),
-        listen_port: None,
-    }));
-    assert_eq!(
-        peer.expect_error_and_close(),
-        "unsupported protocol version 1, this node speaks 2"
-    );
-    assert_unharmed(&node, &before);
-}
-
-/// A hello carrying the node's own id is a connection to itself.
-#[test]
-fn self_connection() {
-    let (node, before) = node();
-    let mut peer = RawPeer::connect(&node);
-    let id = node.node_id().to_string();
-    peer.hello(Network::Regtest.genesis().hash, &id);
-    assert_eq!(
-        peer.expect_error_and_close(),
-        "self-connection: that node_id is our own"
-    );
-    assert!(node.peers().is_empty());
-    assert_unharmed(&node, &before);
-}
-
-/// A second connection from a node id already connected is refused; the first stays.
-#[test]
-fn duplicate_node_id() {
-    let (node, before) = node();
-    let mut first = RawPeer::connect(&node);
-    first.handshake("0000000000000005");
-    let mut second = RawPeer::connect(&node);
-    second.hello(Network::Regtest.genesis().hash, "0000000000000005");
-    assert_eq!(
-        second.expect_error_and_close(),
-        "already connected to node 0000000000000005"
-    );
-    first.send(&Message::Ping(Nonce { nonce: 9 }));
-    first.recv_until(|m| (m == Message::Pong(Nonce { nonce: 9 })).then_some(()));
-    assert_unharmed(&node, &before);
-}
-
-/// A line that reaches 4 MiB without a newline is refused at the limit.
-#[test]
-fn oversized_line() {
-    let (node, before) = node();
-    let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000006");
-    let junk = vec![b'a'; MAX_LINE_BYTES + 10];
-    peer.send_raw(&junk);
-    assert_eq!(
-        peer.expect_error_and_close(),
-        format!("line longer than {MAX_LINE_BYTES} bytes")
-    );
+    for version in [1, 2] {
+        let mut peer = RawPeer::connect(&node);
+        peer.send(&Message::Hello(peerchain::message::Hello {
+            version,
+            genesis: Network::Regtest.genesis().hash,
+            node_id: format!("000000000000001{version}"),
+            listen_port: None,
+        }));
+        assert_eq!(
+            peer.expect_error_and_close(),
+            format!("unsupported protocol version {version}, this node speaks 3")
+        );
+    }
     assert_unharmed(&node, &before);
 }
 
@@ -157,7 +112,11 @@ fn invalid_block() {
     let (node, before) = node();
     let template = node.with_chain(|chain| {
         chain
-            .template(vec!["honest".into()], chain.tip().timestamp + T)
+            .template(
+                vec!["honest".into()],
+                miner_address(),
+                chain.tip().timestamp + T,
+            )
             .unwrap()
     });
     let mut next = peerchain::testing::mine_here(template);

@@ -17,7 +17,9 @@ fn heavy_chain(blocks: u64) -> Blockchain {
     let mut chain = Blockchain::new(Network::Regtest);
     for _ in 0..blocks {
         let data = vec!["x".repeat(64_000)];
-        let template = chain.template(data, chain.tip().timestamp + T).unwrap();
+        let template = chain
+            .template(data, miner_address(), chain.tip().timestamp + T)
+            .unwrap();
         let block = peerchain::testing::mine_here(template);
         chain.append_checked(block, None).unwrap();
     }

@@ -134,7 +134,9 @@ fn escape_heavy_chain(blocks: usize) -> Blockchain {
     let mut chain = Blockchain::new(Network::Regtest);
     for _ in 0..blocks {
         let data = vec!["\u{1}".repeat(65_536)];
-        let template = chain.template(data, chain.tip().timestamp + T).unwrap();
+        let template = chain
+            .template(data, miner_address(), chain.tip().timestamp + T)
+            .unwrap();
         chain.append_checked(mine_here(template), None).unwrap();
     }
     chain

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub use peerchain::testing::miner_address;
 use peerchain::{Block, Blockchain, Network};
 
 /// Regtest's target block time: spacing blocks by this keeps the difficulty where it is.

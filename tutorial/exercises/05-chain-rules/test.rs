@@ -15,6 +15,7 @@ fn empty_data_items_are_refused() {
     let template = chain
         .template(
             vec!["fine".into(), String::new()],
+            miner_address(),
             chain.tip().timestamp + T,
         )
         .unwrap();
