@@ -7,6 +7,7 @@
 use crate::block::Block;
 use crate::cli::resolve_peer;
 use crate::hash::Hash;
+use crate::log::plural;
 use crate::node::Node;
 use crate::transaction::{Address, Transaction};
 use crate::wallet::{format_coins, parse_address, parse_coins, WalletError, DEFAULT_FEE};
@@ -125,11 +126,11 @@ pub fn execute(node: &Node, line: &str) -> Reply {
             };
             match node.mine(data) {
                 Ok(b) => format!(
-                    "mined block {} {} (difficulty {}, {} transactions)",
+                    "mined block {} {} (difficulty {}, {})",
                     b.height,
                     b.hash,
                     b.difficulty,
-                    b.transactions.len()
+                    plural(b.transactions.len(), "transaction")
                 ),
                 Err(e) => format!("could not mine: {e}"),
             }
@@ -137,8 +138,13 @@ pub fn execute(node: &Node, line: &str) -> Reply {
         "chain" => {
             let s = node.summary();
             format!(
-                "height {}, tip {} ({} transactions), total work {}, next difficulty {}, mempool {}",
-                s.height, s.tip, s.tip_transactions, s.total_work, s.next_difficulty, s.mempool
+                "height {}, tip {} ({}), total work {}, next difficulty {}, mempool {}",
+                s.height,
+                s.tip,
+                plural(s.tip_transactions, "transaction"),
+                s.total_work,
+                s.next_difficulty,
+                s.mempool
             )
         }
         "block" => match block_arg(node, "block", &rest) {
@@ -220,7 +226,8 @@ pub fn execute(node: &Node, line: &str) -> Reply {
                         let place = match info.height {
                             None => "in the mempool".to_string(),
                             Some(h) => {
-                                format!("in block {h}, {} confirmations", info.confirmations)
+                                let n = info.confirmations as usize;
+                                format!("in block {h}, {}", plural(n, "confirmation"))
                             }
                         };
                         format!("tx {txid} {place}\n{}", describe(&info.tx))
@@ -240,11 +247,11 @@ pub fn execute(node: &Node, line: &str) -> Reply {
                     .iter()
                     .map(|e| {
                         format!(
-                            "{} fee {} ({} inputs, {} outputs)",
+                            "{} fee {} ({}, {})",
                             e.tx.txid,
                             format_coins(e.fee),
-                            e.tx.inputs.len(),
-                            e.tx.outputs.len()
+                            plural(e.tx.inputs.len(), "input"),
+                            plural(e.tx.outputs.len(), "output")
                         )
                     })
                     .collect::<Vec<_>>()

@@ -118,6 +118,15 @@ fn quote_with_limit(text: &str, limit: usize) -> String {
     }
 }
 
+/// `1 transaction`, `3 transactions`: a count with its noun.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -377,11 +377,11 @@ impl Node {
         let state = self.state();
         let seq = state.chain.append(&block)?;
         state.log.log(format_args!(
-            "[*] Mined block {} {} (difficulty {}, {} transactions)",
+            "[*] Mined block {} {} (difficulty {}, {})",
             block.height,
             block.hash.short(),
             block.difficulty,
-            block.transactions.len()
+            crate::log::plural(block.transactions.len(), "transaction")
         ));
         state.new_tip(&block, None, seq);
         Ok(())

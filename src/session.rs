@@ -325,10 +325,10 @@ impl Session {
             Announced::Known => Ok(()),
             Announced::Appended { seq } => {
                 self.state.log.log(format_args!(
-                    "[*] Accepted block {} {} ({} transactions) from {}",
+                    "[*] Accepted block {} {} ({}) from {}",
                     block.height,
                     block.hash.short(),
-                    block.transactions.len(),
+                    crate::log::plural(block.transactions.len(), "transaction"),
                     self.addr
                 ));
                 self.state.peers.gave_block(self.id, Instant::now());

@@ -165,7 +165,7 @@ fn console_commands() {
     let tip = node.summary().tip;
     assert_eq!(
         text("chain"),
-        format!("height 2, tip {tip}, total work 6, next difficulty 1")
+        format!("height 2, tip {tip} (1 transaction), total work 6, next difficulty 1, mempool 0")
     );
     assert!(text("block 2").contains(&format!("\"hash\":\"{tip}\"")));
     assert_eq!(text("block 9"), "no block at height 9 (the tip is at 2)");
