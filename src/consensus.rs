@@ -97,11 +97,12 @@ pub enum ChainError {
         timestamp: u64,
         max: u64,
     },
-    /// Rule 7: a transaction breaks a rule (see [`TxError`]).
+    /// Rule 7: a transaction breaks a rule (see [`TxError`]; boxed, as it is the largest
+    /// reason and would make every `Result` carrying a `ChainError` twice as big).
     Transaction {
         height: u64,
         txid: Hash,
-        error: TxError,
+        error: Box<TxError>,
     },
     /// Rule 7: a block above genesis without transactions (it needs a coinbase).
     NoCoinbase { height: u64 },
@@ -438,7 +439,7 @@ pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainErr
         move |error| ChainError::Transaction {
             height,
             txid,
-            error,
+            error: Box::new(error),
         }
     };
     coinbase
@@ -474,7 +475,7 @@ pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
             .map_err(|error| ChainError::Transaction {
                 height: block.height,
                 txid: tx.txid,
-                error,
+                error: Box::new(error),
             })
     };
     let threads = crate::miner::default_threads().min(jobs.len() / MIN_SIGNATURES_PER_THREAD);

@@ -275,7 +275,7 @@ impl<'a> UtxoView<'a> {
                     .map_err(|error| ChainError::Transaction {
                         height,
                         txid: tx.txid,
-                        error,
+                        error: Box::new(error),
                     })?;
             fees = fees
                 .checked_add(fee)

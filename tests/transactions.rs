@@ -106,7 +106,7 @@ fn refused_with(chain: &mut Blockchain, txs: Vec<Transaction>) -> ChainError {
 /// The transaction error inside a block's rule-7 error.
 fn tx_error(err: ChainError) -> TxError {
     match err {
-        ChainError::Transaction { error, .. } => error,
+        ChainError::Transaction { error, .. } => *error,
         other => panic!("not a transaction error: {other}"),
     }
 }
@@ -145,10 +145,10 @@ fn spending_twice_in_one_block() {
         ChainError::Transaction {
             height: 13,
             txid: b.txid,
-            error: TxError::SpentTwice {
+            error: Box::new(TxError::SpentTwice {
                 input: 0,
                 outpoint: reward(&chain, 1)
-            }
+            })
         }
     );
 }
@@ -388,13 +388,8 @@ fn block_limits_are_exact() {
         Block::new(13, 0, chain.tip().hash, 1, 0, vec![], all)
     };
     let at_limit = block(vec![tx.clone(); MAX_BLOCK_TRANSACTIONS - 1]);
-    assert!(matches!(
-        check_transactions(&at_limit, params),
-        Err(ChainError::Transaction {
-            error: TxError::SpentTwice { .. },
-            ..
-        })
-    ));
+    let err = check_transactions(&at_limit, params).unwrap_err();
+    assert!(matches!(tx_error(err), TxError::SpentTwice { .. }));
     let over = block(vec![tx.clone(); MAX_BLOCK_TRANSACTIONS]);
     assert_eq!(
         check_transactions(&over, params),
@@ -483,10 +478,10 @@ fn a_branch_that_double_spends_is_refused_whole() {
         ChainError::Transaction {
             height: 14,
             txid: spend.txid,
-            error: TxError::AlreadySpent {
+            error: Box::new(TxError::AlreadySpent {
                 input: 0,
                 outpoint: reward(&ours, 1)
-            }
+            })
         }
     );
     assert_eq!((ours.tip().hash, coins(&ours)), (tip, before));

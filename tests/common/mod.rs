@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses a different subset
 
+#[allow(unused_imports)] // only some test files use it
 pub use peerchain::testing::miner_address;
 use peerchain::{Block, Blockchain, Network};
 
