@@ -257,6 +257,11 @@ impl Blockchain {
         self.mempool.accept(tx, &self.utxo, next_height)
     }
 
+    /// Would the mempool take `tx`, signatures aside? (See [`Mempool::precheck`].)
+    pub fn precheck_transaction(&self, tx: &Transaction) -> Result<u64, Rejected> {
+        self.mempool.precheck(tx, &self.utxo, self.height() + 1)
+    }
+
     /// The transaction `txid`, from the mempool (height `None`) or the active chain (the
     /// height of its block).
     pub fn transaction(&self, txid: &Hash) -> Option<(Transaction, Option<u64>)> {

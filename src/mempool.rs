@@ -148,26 +148,7 @@ impl Mempool {
         next_height: u64,
     ) -> Result<u64, Rejected> {
         let tx = tx.into_inner();
-        if self.entries.contains_key(&tx.txid) || utxo.tx_place(&tx.txid).is_some() {
-            return Err(Rejected::Known);
-        }
-        for (input, i) in tx.inputs.iter().enumerate() {
-            if let Some(with) = self.spender(&i.outpoint()) {
-                return Err(Rejected::Conflict {
-                    input,
-                    outpoint: i.outpoint(),
-                    with,
-                });
-            }
-        }
-        let fee = UtxoView::new(utxo)
-            .spend(&tx, next_height, &mut Vec::new())
-            .map_err(|e| match e {
-                TxError::UnknownOutput { .. }
-                | TxError::AlreadySpent { .. }
-                | TxError::Immature { .. } => Rejected::NotSpendable(e),
-                e => Rejected::Invalid(e),
-            })?;
+        let fee = self.precheck(&tx, utxo, next_height)?;
         let entry = Entry {
             tx,
             fee,
@@ -192,6 +173,38 @@ impl Mempool {
         }
         self.entries.insert(entry.tx.txid, entry);
         Ok(fee)
+    }
+
+    /// Everything [`accept`](Self::accept) checks except the signatures, which it assumes:
+    /// known, conflicting, and spendable against `utxo`. Returns the fee. A node runs this
+    /// before checking a peer's signatures, so a transaction it would ignore anyway costs it a
+    /// few look-ups, not a signature check (Bitcoin Core looks up inputs first too).
+    pub fn precheck(
+        &self,
+        tx: &Transaction,
+        utxo: &UtxoSet,
+        next_height: u64,
+    ) -> Result<u64, Rejected> {
+        if self.entries.contains_key(&tx.txid) || utxo.tx_place(&tx.txid).is_some() {
+            return Err(Rejected::Known);
+        }
+        for (input, i) in tx.inputs.iter().enumerate() {
+            if let Some(with) = self.spender(&i.outpoint()) {
+                return Err(Rejected::Conflict {
+                    input,
+                    outpoint: i.outpoint(),
+                    with,
+                });
+            }
+        }
+        UtxoView::new(utxo)
+            .spend(tx, next_height, &mut Vec::new())
+            .map_err(|e| match e {
+                TxError::UnknownOutput { .. }
+                | TxError::AlreadySpent { .. }
+                | TxError::Immature { .. } => Rejected::NotSpendable(e),
+                e => Rejected::Invalid(e),
+            })
     }
 
     fn remove(&mut self, txid: &Hash) -> Option<Entry> {

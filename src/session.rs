@@ -284,9 +284,18 @@ impl Session {
             Message::Headers(headers) => self.on_headers(headers),
             Message::Tx(tx) => self.on_tx(tx),
             Message::GetMempool => {
+                // Copy out only what can fit in one line (about 300 bytes an input and 70 an
+                // output at least): a full pool of wide transactions is far more.
                 let txs: Vec<Transaction> = self.state.chain.read(|chain| {
-                    let entries = chain.mempool().entries();
-                    entries.into_iter().map(|e| e.tx.clone()).collect()
+                    let mut size = 0;
+                    let entries = chain.mempool().entries().into_iter();
+                    entries
+                        .take_while(|e| {
+                            size += 300 * e.tx.inputs.len() + 70 * e.tx.outputs.len();
+                            size <= MAX_LINE_BYTES
+                        })
+                        .map(|e| e.tx.clone())
+                        .collect()
                 });
                 let line = encode_mempool_within_limit(&txs);
                 self.writer
@@ -346,20 +355,26 @@ impl Session {
     /// a violation; one we cannot use now (known, conflicting, spending what we do not have)
     /// is ignored quietly: races and reorganizations make those normal.
     fn on_tx(&mut self, tx: Transaction) -> Handled {
-        // Every peer relays every transaction to us: skip the signature checks for ones we
-        // have already.
         let txid = tx.txid;
-        let known = self.state.chain.read(|chain| {
-            chain.mempool().get(&txid).is_some() || chain.utxo().tx_place(&txid).is_some()
-        });
-        if known {
-            return Ok(());
-        }
         let reason =
             |e: &dyn std::fmt::Display| format!("invalid transaction: tx {}…: {e}", txid.short());
-        let verified = tx
-            .verify()
-            .map_err(|e| Close::Violation(reason(&format!("{e} (rule 7)"))))?;
+        let broken = |e| Close::Violation(reason(&format!("{e} (rule 7)")));
+        // Cheapest first: the shape; then, under the lock, whether we would take it at all
+        // (every peer relays every transaction to us, and most are known by then); only then
+        // the signatures, outside the lock.
+        tx.check_alone().map_err(broken)?;
+        match self
+            .state
+            .chain
+            .read(|chain| chain.precheck_transaction(&tx))
+        {
+            Ok(_) => {}
+            Err(rejected) if rejected.is_violation() => {
+                return Err(Close::Violation(reason(&rejected)))
+            }
+            Err(_) => return Ok(()),
+        }
+        let verified = tx.verify().map_err(broken)?;
         match self.state.accept_transaction(verified, Some(self.id)) {
             Ok(_) => Ok(()),
             Err(rejected) if rejected.is_violation() => Err(Close::Violation(reason(&rejected))),
