@@ -150,3 +150,108 @@ fn chain_work_vectors() {
         rows[0][1]
     );
 }
+
+/// The transaction vectors: the coinbase's bytes and txid, the spend's txid and signature
+/// (rebuilt from secret keys 1 and 2), and the two merkle roots.
+#[test]
+fn transaction_vectors() {
+    use peerchain::crypto::keys::SecretKey;
+    use peerchain::merkle::block_merkle_root;
+    use peerchain::transaction::{Address, OutPoint, Output, Transaction};
+    let rows = table("Transactions");
+    let value = |what: &str| -> String {
+        rows.iter()
+            .find(|r| r[0] == what)
+            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
+            .clone()
+    };
+    let key = |n: u8| {
+        let mut bytes = [0u8; 32];
+        bytes[31] = n;
+        SecretKey::from_bytes(&bytes).unwrap()
+    };
+    let address = |n: u8| Address::of(&key(n).public_key());
+    let coinbase = Transaction::coinbase(
+        1,
+        vec![Output {
+            address: address(1),
+            amount: 5_000_000_000,
+        }],
+    );
+    assert_eq!(hex::encode(coinbase.tx_bytes()), value("coinbase bytes"));
+    assert_eq!(coinbase.txid.to_string(), value("coinbase txid"));
+    let mut spend = Transaction::new(
+        &[OutPoint {
+            txid: coinbase.txid,
+            index: 0,
+        }],
+        vec![
+            Output {
+                address: address(2),
+                amount: 3_000_000_000,
+            },
+            Output {
+                address: address(1),
+                amount: 1_999_990_000,
+            },
+        ],
+    );
+    spend.sign(&key(1));
+    assert_eq!(spend.txid.to_string(), value("spend txid"));
+    assert_eq!(spend.inputs[0].signature, value("spend signature"));
+    assert_eq!(
+        block_merkle_root(&[], [coinbase.txid].into_iter()).to_string(),
+        value("root of no data and [coinbase]")
+    );
+    assert_eq!(
+        block_merkle_root(&["a".to_string()], [coinbase.txid, spend.txid].into_iter()).to_string(),
+        value("root of [\"a\"] and [coinbase, spend]")
+    );
+}
+
+/// Each subsidy row.
+#[test]
+fn subsidy_vectors() {
+    let rows = table("Subsidy");
+    for row in &rows {
+        let network: Network = row[0].parse().unwrap();
+        let height: u64 = row[1].parse().unwrap();
+        assert_eq!(
+            network.params().subsidy(height).to_string(),
+            row[2],
+            "row {row:?}"
+        );
+    }
+    assert!(rows.len() >= 8);
+}
+
+/// Every example line of appendix A is a message this node decodes, and the example `tx` is
+/// the spend vector, valid on its own.
+#[test]
+fn wire_examples_decode() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tutorial/A-wire-protocol.md");
+    let text = std::fs::read_to_string(path).expect("appendix A");
+    let start = text
+        .find("## Messages, one example line each")
+        .expect("examples");
+    let block = &text[start..];
+    let lines: Vec<&str> = block
+        .lines()
+        .skip_while(|l| !l.starts_with("```text"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    assert!(lines.len() >= 15, "only {} example lines", lines.len());
+    let mut names = Vec::new();
+    for line in lines {
+        let message =
+            peerchain::Message::decode(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+        if let peerchain::Message::Tx(tx) = &message {
+            tx.clone().verify().expect("the example tx is valid alone");
+        }
+        names.push(message.name());
+    }
+    for name in ["hello", "block", "tx", "get_mempool", "mempool", "headers"] {
+        assert!(names.contains(&name), "no example of {name}");
+    }
+}
