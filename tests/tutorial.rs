@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 /// The chapters, in order; each from 01 on has a checked exercise of the same name.
-const CHAPTERS: [&str; 16] = [
+const CHAPTERS: [&str; 20] = [
     "00-introduction",
     "01-blocks-and-hashes",
     "02-merkle-root",
@@ -22,6 +22,10 @@ const CHAPTERS: [&str; 16] = [
     "13-classroom-network",
     "14-fields-and-curves",
     "15-keys-and-signatures",
+    "16-transactions",
+    "17-coinbase-and-rewards",
+    "18-utxo-set",
+    "19-mempool",
 ];
 
 const APPENDICES: [&str; 2] = ["A-wire-protocol", "B-consensus-rules"];
