@@ -3,7 +3,10 @@
 //! One function, [`check_block`], holds every rule, and every path that takes in a block runs
 //! it: appending to the tip, evaluating a branch from a peer, and loading from disk. The seed
 //! this project grew from checked validity in one place and forgot to in another; a real node
-//! cannot afford two definitions of "valid".
+//! cannot afford two definitions of "valid". One clause lives elsewhere: rule 7's spending
+//! half (the coins a transaction spends exist, are mature and are its signer's) needs the UTXO
+//! set, so it is [`UtxoView::connect`](crate::utxo::UtxoView::connect), which every path runs
+//! right after these rules.
 //!
 //! A block is checked against a [`ChainView`]: the ancestors it would sit on. For a branch
 //! that forks from our chain that is our blocks up to the fork point followed by the branch's

@@ -13,11 +13,21 @@
 //! - [`block`]: the block, its JSON form and its 96 header bytes.
 //! - [`pow`]: leading zero bits and the work a block proves.
 //! - [`params`]: the `main` and `regtest` networks, their genesis blocks and numbers.
-//! - [`consensus`]: the six rules a block must pass, in one function every path calls.
+//! - [`consensus`]: the seven rules a block must pass, in one function every path calls
+//!   (all but the spending half of rule 7, which needs the UTXO set).
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
 //! - [`branch`]: a competing branch as it downloads: headers first, then bodies, checked once.
 //! - [`miner`]: nonce search on every core, with a stop flag.
 //! - [`crypto`]: secp256k1 and ECDSA by hand (for learning only): keys, signatures, addresses.
+//!
+//! Money, on the chain:
+//!
+//! - [`transaction`]: inputs, outputs, the txid and its bytes, signing, the coinbase, and the
+//!   part of rule 7 a transaction can show alone.
+//! - [`utxo`]: the unspent outputs of the active chain, undo records, and views that try a
+//!   branch without touching the set: rule 7's spending half.
+//! - [`mempool`]: valid transactions waiting for a block, conflicts, fee rates.
+//! - [`wallet`]: amounts in coins, balances, and building a payment from the node's coins.
 //!
 //! Keeping it, beside the chain:
 //!
