@@ -19,7 +19,7 @@ fn mine_reports_the_nonce() {
     assert_eq!(
         text,
         format!(
-            "mined block 1 {} (difficulty {}, nonce {})",
+            "mined block 1 {} (difficulty {}, nonce {}, 1 transaction)",
             block.hash, block.difficulty, block.nonce
         ),
         "change the reply of the `mine` arm in console::execute"
