@@ -311,3 +311,53 @@ fn wallet_console() {
     );
     assert!(matches!(node.send(to, 0, 0), Err(WalletError::ZeroAmount)));
 }
+
+/// Over the wire, headers first: a heavier branch whose second block spends an output its
+/// first block spent is refused when its bodies arrive, with the rule named, and the node's
+/// chain and coins stay as they were.
+#[test]
+fn a_heavier_branch_that_double_spends_is_refused_over_the_wire() {
+    let base = regtest_chain(12);
+    let spend = fixture_payment(reward(&base, 1), address_of_key(2), 10 * COIN);
+    let mut ours = base.clone();
+    ours.accept_transaction(spend.clone().verify().unwrap())
+        .unwrap();
+    mine_blocks(&mut ours, 1, T, "ours");
+
+    let mut theirs = base.clone();
+    let first = fixture_payment(reward(&base, 1), address_of_key(3), 5 * COIN);
+    theirs.accept_transaction(first.verify().unwrap()).unwrap();
+    mine_blocks(&mut theirs, 1, T, "theirs");
+    // Block 14 of the branch: valid alone, but its payment's input is spent on this branch.
+    let template = theirs
+        .template(vec![], miner_address(), theirs.tip().timestamp + T)
+        .unwrap();
+    let mut again = template.clone();
+    again.transactions.push(spend.clone());
+    again.merkle_root = again.compute_merkle_root();
+    let again = peerchain::testing::mine_here(again);
+    let mut branch = above(&theirs, 12);
+    branch.push(again.clone());
+
+    let node = start_with(config(), ours.clone());
+    let before = (node.summary(), node.balance(&address_of_key(2)));
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake("0000000000000051");
+    peer.send(&Message::Block(again));
+    peer.recv_until(|m| matches!(m, Message::GetHeaders(_)).then_some(()));
+    let headers = branch.iter().map(|b| b.header()).collect();
+    peer.send(&Message::Headers(headers));
+    peer.recv_until(|m| matches!(m, Message::GetBlocks(_)).then_some(()));
+    peer.send(&Message::Blocks(branch));
+    let reason = peer.expect_error_and_close();
+    assert!(
+        reason.starts_with("invalid block: block 14: tx "),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("which is already spent (rule 7)"),
+        "{reason}"
+    );
+    assert_eq!((node.summary(), node.balance(&address_of_key(2))), before);
+    assert_eq!(node.summary().tip, ours.tip().hash);
+}

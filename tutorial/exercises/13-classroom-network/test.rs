@@ -9,8 +9,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_peerchain");
 
 fn hello(id: &str) -> String {
     let genesis = peerchain::Network::Regtest.genesis().hash;
+    let version = peerchain::message::PROTOCOL_VERSION;
     format!(
-        "{{\"type\":\"hello\",\"payload\":{{\"version\":2,\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
+        "{{\"type\":\"hello\",\"payload\":{{\"version\":{version},\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
     )
 }
 

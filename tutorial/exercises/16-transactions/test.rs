@@ -35,7 +35,11 @@ fn txid_is_recomputed() {
         "{answer}"
     );
     assert!(answer.ends_with(" computed"), "{answer}");
-    assert_ne!(&answer[70..134], &COINBASE[9..73], "the computed txid differs");
+    assert_ne!(
+        &answer[70..134],
+        &COINBASE[9..73],
+        "the computed txid differs"
+    );
     assert!(run(&node, "txid {").starts_with("not a transaction: "));
     assert!(run(&node, "help").contains("txid <json>"));
 }

@@ -29,7 +29,8 @@ fn supply_counts_unspent_outputs() {
         node.mine(vec![]).unwrap();
     }
     let to = "b1c9938f01121e159887ac2c8d393a22e4476ff8".parse().unwrap();
-    node.send(to, 7 * COIN, 25_000).expect("block 1's reward is spendable");
+    node.send(to, 7 * COIN, 25_000)
+        .expect("block 1's reward is spendable");
     node.mine(vec![]).unwrap();
     assert_eq!(
         run(&node, "supply"),

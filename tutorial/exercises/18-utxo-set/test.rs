@@ -24,7 +24,8 @@ fn undo_lists_spent_coins() {
         node.mine(vec![]).unwrap();
     }
     let to = "b1c9938f01121e159887ac2c8d393a22e4476ff8".parse().unwrap();
-    node.send(to, 60 * COIN, 10_000).expect("rewards 1 and 2 are spendable");
+    node.send(to, 60 * COIN, 10_000)
+        .expect("rewards 1 and 2 are spendable");
     node.mine(vec![]).unwrap();
     let first = node.block(1).unwrap().transactions[0].txid;
     let second = node.block(2).unwrap().transactions[0].txid;
@@ -36,6 +37,9 @@ fn undo_lists_spent_coins() {
         )
     );
     assert_eq!(run(&node, "undo 5"), "block 5 spent 0 outputs");
-    assert_eq!(run(&node, "undo 99"), "no block at height 99 (the tip is at 12)");
+    assert_eq!(
+        run(&node, "undo 99"),
+        "no block at height 99 (the tip is at 12)"
+    );
     assert!(run(&node, "undo x").starts_with("usage: undo <height>"));
 }

@@ -21,7 +21,10 @@ fn cheap_transactions_wait_outside() {
     // One input and two outputs (payment and change): the minimum is 3 units.
     match node.send(to, COIN, 2) {
         Err(WalletError::Rejected(rejected)) => {
-            assert!(!rejected.is_violation(), "a low fee is policy, not a broken rule");
+            assert!(
+                !rejected.is_violation(),
+                "a low fee is policy, not a broken rule"
+            );
             assert_eq!(
                 rejected.to_string(),
                 "fee 2 is below the minimum of 1 unit per input and output (3)"
