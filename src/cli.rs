@@ -19,6 +19,9 @@ options:
   --regtest      follow the regtest network (easy proof of work, for tests and demos)
   --data-dir DIR keep the chain in DIR/<network>/blocks.jsonl across restarts
                  (without it the chain is kept in memory only)
+  --http PORT    serve the explorer page and the JSON API on PORT (off by default)
+  --http-bind ADDR
+                 address for --http (default 127.0.0.1; --bind does not change it)
   --help         show this help
 
 example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8555";
@@ -36,6 +39,8 @@ pub struct Args {
     pub network: Network,
     /// Where to keep the chain, if anywhere.
     pub data_dir: Option<PathBuf>,
+    /// Where to serve the HTTP API and the explorer, if anywhere.
+    pub http: Option<SocketAddr>,
 }
 
 /// What the command line asks for.
@@ -54,6 +59,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut network = Network::Main;
     let mut data_dir = None;
+    let mut http_port = None;
+    let mut http_bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -70,6 +77,21 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 bind = value
                     .parse()
                     .map_err(|_| format!("--bind: {value:?} is not an IP address"))?;
+            }
+            "--http" => {
+                let value = args.next().ok_or("--http needs a port, e.g. --http 8080")?;
+                let port = value
+                    .parse::<u16>()
+                    .map_err(|_| format!("--http: {value:?} is not a port"))?;
+                http_port = Some(port);
+            }
+            "--http-bind" => {
+                let value = args
+                    .next()
+                    .ok_or("--http-bind needs an address, e.g. --http-bind 0.0.0.0")?;
+                http_bind = value
+                    .parse()
+                    .map_err(|_| format!("--http-bind: {value:?} is not an IP address"))?;
             }
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             _ => positional.push(arg),
@@ -90,6 +112,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         bind,
         network,
         data_dir,
+        // The API's bind address is its own: `--bind 0.0.0.0` opens the P2P port to a LAN,
+        // not the wallet.
+        http: http_port.map(|port| SocketAddr::new(http_bind, port)),
     }))
 }
 
@@ -150,6 +175,25 @@ mod tests {
             panic!("not a run")
         };
         assert_eq!(args.data_dir, Some(PathBuf::from("d")));
+        assert_eq!(args.http, None);
+        let Command::Run(args) =
+            parse_strs(&["8555", "--bind", "0.0.0.0", "--http", "8080"]).unwrap()
+        else {
+            panic!("not a run")
+        };
+        assert_eq!(args.http.unwrap().to_string(), "127.0.0.1:8080");
+        let Command::Run(args) =
+            parse_strs(&["8555", "--http", "1", "--http-bind", "0.0.0.0"]).unwrap()
+        else {
+            panic!("not a run")
+        };
+        assert_eq!(args.http.unwrap().to_string(), "0.0.0.0:1");
+        assert!(parse_strs(&["8555", "--http"])
+            .unwrap_err()
+            .contains("--http needs a port"));
+        assert!(parse_strs(&["8555", "--http", "web"])
+            .unwrap_err()
+            .contains("not a port"));
         assert!(parse_strs(&["8555", "host:"])
             .unwrap_err()
             .contains("host:port"));

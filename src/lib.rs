@@ -52,9 +52,13 @@
 //!   - [`log`]: log lines through a bounded queue to one logger thread.
 //! - [`config`]: a node's settings and their defaults.
 //! - [`console`]: the commands typed at a running node (`mine`, `chain`, `peers`, ...).
+//! - [`http`]: a small HTTP/1.1 server by hand, bounded like the P2P side.
+//! - [`api`]: the App on top of it: the JSON API and the explorer page, calling the same node
+//!   methods as the console.
 //! - [`cli`]: the command line, parsed by hand.
 
 pub mod address_book;
+pub mod api;
 pub mod block;
 pub mod branch;
 pub mod chain;
@@ -66,6 +70,7 @@ pub mod consensus;
 pub mod console;
 pub mod crypto;
 pub mod hash;
+pub mod http;
 pub mod log;
 pub mod mempool;
 pub mod merkle;

@@ -8,6 +8,7 @@ use peerchain::{Config, Node};
 use std::io::BufRead;
 use std::net::TcpListener;
 use std::process::exit;
+use std::sync::Arc;
 
 /// Prints a line to stdout, ignoring a closed stdout (`peerchain 8555 | head` must not panic).
 macro_rules! say {
@@ -78,9 +79,17 @@ fn main() {
                 .to_string(),
         ),
     };
-    let node = started.unwrap_or_else(|e| {
+    let node = Arc::new(started.unwrap_or_else(|e| {
         eprintln!("peerchain: cannot start the node: {e}");
         exit(1);
+    }));
+    let http = args.http.map(|addr| {
+        let served =
+            TcpListener::bind(addr).and_then(|l| peerchain::api::start(l, Arc::clone(&node)));
+        served.unwrap_or_else(|e| {
+            eprintln!("peerchain: cannot serve HTTP on {addr}: {e}");
+            exit(1);
+        })
     });
     let summary = node.summary();
     say!(
@@ -92,6 +101,13 @@ fn main() {
     );
     say!("address {}", node.address());
     say!("{kept}");
+    if let Some(http) = &http {
+        let mut url = http.local_addr();
+        if url.ip().is_unspecified() {
+            url.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        say!("explorer and API on http://{url}/");
+    }
     say!("type help for commands");
     for peer in peers {
         node.connect(peer);
@@ -103,7 +119,10 @@ fn main() {
             Reply::Text(text) if text.is_empty() => {}
             Reply::Text(text) => say!("{text}"),
             Reply::Quit => {
-                node.shutdown();
+                drop(http);
+                if let Ok(node) = Arc::try_unwrap(node) {
+                    node.shutdown();
+                }
                 return;
             }
         }

@@ -286,6 +286,11 @@ impl Node {
         self.state().listen_addr
     }
 
+    /// The network this node follows.
+    pub fn network(&self) -> crate::params::Network {
+        self.state().config.network
+    }
+
     /// This node's random id, as sent in `hello`.
     pub fn node_id(&self) -> &str {
         &self.state().node_id

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use peerchain::{store, Network};
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Instant;
@@ -131,6 +131,9 @@ fn bad_arguments_exit_2_with_usage() {
         &["eighty"],
         &["8555", "--bind"],
         &["8555", "host:"],
+        &["8555", "--http"],
+        &["8555", "--http", "web"],
+        &["8555", "--http", "1", "--http-bind", "lan"],
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "args {args:?}");
@@ -481,4 +484,30 @@ fn kill_9_loses_nothing_a_peer_saw() {
         );
         wait_for("the feeder to notice", || feeder.peers().is_empty());
     }
+}
+
+/// `--http 0` serves the explorer beside the node: the banner prints its URL, on 127.0.0.1
+/// even with `--bind 0.0.0.0`, and the page and the API answer there.
+#[test]
+fn http_serves_the_explorer_on_loopback() {
+    let node = Process::spawn(&["0", "--regtest", "--bind", "0.0.0.0", "--http", "0"]);
+    let line = node.expect_line("explorer and API on ");
+    let url = line.split("explorer and API on ").nth(1).unwrap();
+    let addr = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("not a loopback URL: {url}"));
+    let ask = |request: &str| {
+        let mut stream = TcpStream::connect(format!("127.0.0.1:{addr}")).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let page = ask("GET / HTTP/1.1\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("<title>peerchain explorer</title>"));
+    let status = ask("GET /api/status HTTP/1.1\r\n\r\n");
+    assert!(status.contains("\"network\":\"regtest\""), "{status}");
 }

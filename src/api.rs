@@ -1,0 +1,404 @@
+//! The App: a JSON API and the explorer page, served over [`http`](crate::http) beside the
+//! P2P node.
+//!
+//! Routing is a `match` on the method and the path's segments, as the P2P side matches on
+//! [`Message`](crate::message::Message). Every handler calls the same [`Node`] methods the
+//! console calls, so the two never disagree, and none holds the chain lock while it talks to
+//! the socket: the node's methods copy out and release before the answer is written.
+//!
+//! # Who may change things
+//!
+//! Reading is open: a classroom projects the page and students browse each other's nodes.
+//! Requests that change something (mine, send, submit, connect) must
+//!
+//! - come from a loopback address: on a classroom LAN (`--http-bind 0.0.0.0`) a neighbour may
+//!   look, but not spend your coins;
+//! - carry `Content-Type: application/json`: a plain HTML form on another site cannot send
+//!   that type, and a script on another site that tries must ask the browser first (a CORS
+//!   preflight), which this server never approves;
+//! - when they carry an `Origin` header (browsers always add it to such requests), name this
+//!   server itself. A page on `http://evil.example` that makes the student's own browser post to
+//!   `http://127.0.0.1:8080/api/send` is stopped here: that is cross-site request forgery.
+//!
+//! Bitcoin Core's RPC instead asks for a password (a cookie file) on every call, and binds to
+//! localhost only; its REST interface is read-only.
+//!
+//! See `tutorial/20-http-api-and-explorer.md`.
+
+use crate::hash::Hash;
+use crate::http::Response;
+use crate::http::{HttpServer, Request};
+use crate::node::Node;
+use crate::transaction::{Address, Transaction};
+use crate::wallet::{format_coins, parse_address, parse_coins, Balance, DEFAULT_FEE};
+use crate::Block;
+use serde_json::{json, Value};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+/// The explorer page: HTML, CSS and JavaScript in one file, built into the binary.
+pub const PAGE: &str = include_str!("explorer.html");
+
+/// At most this many blocks in one `GET /api/blocks`.
+pub const MAX_BLOCKS_PER_PAGE: u64 = 100;
+
+/// How far back `GET /api/address/...` looks for transactions touching the address.
+pub const ADDRESS_HISTORY_BLOCKS: u64 = 200;
+
+/// Starts the App for `node` on `listener` (bound by the caller).
+pub fn start(listener: TcpListener, node: Arc<Node>) -> io::Result<HttpServer> {
+    let own = listener.local_addr()?;
+    HttpServer::start(listener, move |request| handle(&node, request, own))
+}
+
+/// The methods each path allows, or `None` for a path we do not have.
+fn allowed(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        [] => Some("GET"),
+        ["api", "status" | "mempool"] => Some("GET"),
+        ["api", "blocks"] | ["api", "blocks", _] | ["api", "tx", _] | ["api", "address", _] => {
+            Some("GET")
+        }
+        ["api", "peers"] => Some("GET, POST"),
+        ["api", "mine" | "send" | "transactions"] => Some("POST"),
+        _ => None,
+    }
+}
+
+/// Answers one request.
+pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
+    let segments = request.segments();
+    let Some(methods) = allowed(&segments) else {
+        return Response::error(404, format!("no such path: {}", shorten(&request.path)));
+    };
+    if !methods.split(", ").any(|m| m == request.method) {
+        let mut response = Response::error(
+            405,
+            format!(
+                "{} {} is not allowed; use {methods}",
+                request.method,
+                shorten(&request.path)
+            ),
+        );
+        response.headers.push(("Allow", methods.to_string()));
+        return response;
+    }
+    if request.method == "POST" {
+        if let Err(refused) = may_write(request, own) {
+            return refused;
+        }
+    }
+    let answer = match (request.method.as_str(), segments.as_slice()) {
+        ("GET", []) => return Response::html(PAGE),
+        ("GET", ["api", "status"]) => Ok(status(node)),
+        ("GET", ["api", "blocks"]) => blocks(node, request),
+        ("GET", ["api", "blocks", id]) => block(node, id),
+        ("GET", ["api", "tx", txid]) => transaction(node, txid),
+        ("GET", ["api", "address", text]) => address(node, text),
+        ("GET", ["api", "peers"]) => Ok(peers(node)),
+        ("GET", ["api", "mempool"]) => Ok(mempool(node)),
+        ("POST", ["api", "mine"]) => mine(node, request),
+        ("POST", ["api", "send"]) => send(node, request),
+        ("POST", ["api", "transactions"]) => submit(node, request),
+        ("POST", ["api", "peers"]) => connect(node, request),
+        _ => unreachable!("`allowed` lists every route"),
+    };
+    match answer {
+        Ok(value) => Response::json(200, &value),
+        Err(refused) => refused,
+    }
+}
+
+/// The write rules of the module docs: loopback, JSON, and our own origin (if any).
+fn may_write(request: &Request, own: SocketAddr) -> Result<(), Response> {
+    if !request.peer.ip().is_loopback() {
+        return Err(Response::error(
+            403,
+            format!(
+                "requests that change anything must come from this machine, not {}",
+                request.peer.ip()
+            ),
+        ));
+    }
+    let json = request
+        .header("content-type")
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(Response::error(
+            415,
+            "requests that change anything must have Content-Type: application/json",
+        ));
+    }
+    if let Some(origin) = request.header("origin") {
+        let port = own.port();
+        let ours = [
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+            format!("http://{own}"),
+        ];
+        if !ours.iter().any(|o| o == origin) {
+            return Err(Response::error(
+                403,
+                format!("origin {} is not this server", shorten(origin)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+fn bad(message: impl std::fmt::Display) -> Response {
+    Response::error(400, message)
+}
+
+fn not_found(message: impl std::fmt::Display) -> Response {
+    Response::error(404, message)
+}
+
+/// The JSON body of a POST, or a 400 naming the problem.
+fn body(request: &Request) -> Result<Value, Response> {
+    if request.body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&request.body).map_err(|e| bad(format!("the body is not JSON: {e}")))
+}
+
+/// A string field of a JSON body.
+fn field<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, Response> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(format!("{name} must be a string"))),
+    }
+}
+
+/// An amount in base units, with its `_coins` twin, as every answer shows amounts.
+fn amount(value: &mut serde_json::Map<String, Value>, name: &str, units: u64) {
+    value.insert(name.to_string(), json!(units));
+    value.insert(format!("{name}_coins"), json!(format_coins(units)));
+}
+
+fn balance_json(balance: &Balance) -> Value {
+    let mut value = serde_json::Map::new();
+    amount(&mut value, "spendable", balance.spendable);
+    amount(&mut value, "immature", balance.immature);
+    amount(&mut value, "pending_in", balance.pending_in);
+    amount(&mut value, "pending_out", balance.pending_out);
+    Value::Object(value)
+}
+
+fn status(node: &Node) -> Value {
+    let summary = node.summary();
+    json!({
+        "network": node.network().name(),
+        "node_id": node.node_id(),
+        "height": summary.height,
+        "tip": summary.tip,
+        // A string: chain work passes 2^53, past what JavaScript's numbers hold exactly.
+        "work": summary.total_work.to_string(),
+        "next_difficulty": summary.next_difficulty,
+        "peers": node.peers().len(),
+        "mempool": summary.mempool,
+        "address": node.address(),
+    })
+}
+
+/// A block with a `tx_count` and each transaction's total output, for the page.
+fn block_json(block: &Block) -> Value {
+    let mut value = serde_json::to_value(block).expect("blocks serialize");
+    value["tx_count"] = json!(block.transactions.len());
+    value
+}
+
+fn blocks(node: &Node, request: &Request) -> Result<Value, Response> {
+    let tip = node.summary().height;
+    let number = |name: &str, default: u64| match request.query_param(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| bad(format!("{name} must be a number, not {:?}", shorten(text)))),
+    };
+    let from = number("from", tip)?.min(tip);
+    let limit = number("limit", 10)?.clamp(1, MAX_BLOCKS_PER_PAGE);
+    let lowest = (from + 1).saturating_sub(limit);
+    let list = node.with_chain(|chain| {
+        (lowest..=from)
+            .rev()
+            .filter_map(|h| chain.block(h))
+            .map(block_json)
+            .collect::<Vec<Value>>()
+    });
+    Ok(json!({ "tip": tip, "blocks": list }))
+}
+
+fn block(node: &Node, id: &str) -> Result<Value, Response> {
+    let found = if let Ok(height) = id.parse::<u64>() {
+        node.block(height)
+    } else if let Ok(hash) = id.parse::<Hash>() {
+        node.with_chain(|chain| {
+            let height = chain.height_of(&hash)?;
+            chain.block(height).cloned()
+        })
+    } else {
+        return Err(bad(format!(
+            "{:?} is neither a height nor a block hash",
+            shorten(id)
+        )));
+    };
+    let block = found.ok_or_else(|| not_found(format!("no block {}", shorten(id))))?;
+    let confirmations = node.summary().height - block.height + 1;
+    let mut value = block_json(&block);
+    value["confirmations"] = json!(confirmations);
+    Ok(value)
+}
+
+fn transaction(node: &Node, txid: &str) -> Result<Value, Response> {
+    let txid: Hash = txid.parse().map_err(bad)?;
+    let info = node
+        .transaction(&txid)
+        .ok_or_else(|| not_found(format!("no transaction {txid} in the mempool or the chain")))?;
+    Ok(json!({
+        "transaction": info.tx,
+        "in_mempool": info.height.is_none(),
+        "height": info.height,
+        "confirmations": info.confirmations,
+    }))
+}
+
+fn address(node: &Node, text: &str) -> Result<Value, Response> {
+    let address = parse_address(text).map_err(bad)?;
+    let balance = node.balance(&address);
+    let tip = node.summary().height;
+    let utxos: Vec<Value> = node
+        .utxos(&address)
+        .iter()
+        .map(|(outpoint, coin)| {
+            let mut value = serde_json::Map::new();
+            value.insert("txid".into(), json!(outpoint.txid));
+            value.insert("index".into(), json!(outpoint.index));
+            amount(&mut value, "amount", coin.amount);
+            value.insert("height".into(), json!(coin.height));
+            value.insert("coinbase".into(), json!(coin.coinbase));
+            value.insert("mature".into(), json!(tip + 1 >= coin.spendable_from()));
+            Value::Object(value)
+        })
+        .collect();
+    let recent = node.with_chain(|chain| {
+        let low = tip.saturating_sub(ADDRESS_HISTORY_BLOCKS);
+        let mut found = Vec::new();
+        for entry in chain.mempool().entries() {
+            if touches(&entry.tx, &address) {
+                found.push(json!({ "txid": entry.tx.txid, "height": null }));
+            }
+        }
+        for h in (low..=tip).rev() {
+            let Some(block) = chain.block(h) else {
+                continue;
+            };
+            for tx in block.transactions.iter().filter(|tx| touches(tx, &address)) {
+                found.push(json!({ "txid": tx.txid, "height": h }));
+            }
+        }
+        found
+    });
+    let mut value = serde_json::Map::new();
+    value.insert("address".into(), json!(address));
+    value.insert("balance".into(), balance_json(&balance));
+    value.insert("utxos".into(), json!(utxos));
+    value.insert("recent".into(), json!(recent));
+    Ok(Value::Object(value))
+}
+
+/// Does `tx` pay `address`, or spend with its key?
+fn touches(tx: &Transaction, address: &Address) -> bool {
+    tx.outputs.iter().any(|o| o.address == *address)
+        || tx
+            .inputs
+            .iter()
+            .any(|i| crate::transaction::key_address(&i.public_key) == Some(*address))
+}
+
+fn peers(node: &Node) -> Value {
+    let list: Vec<Value> = node
+        .peers()
+        .iter()
+        .map(|p| {
+            json!({
+                "addr": p.addr.to_string(),
+                "node_id": p.node_id,
+                "outbound": p.outbound,
+                "listen_addr": p.listen_addr.map(|a| a.to_string()),
+            })
+        })
+        .collect();
+    json!({ "peers": list })
+}
+
+fn mempool(node: &Node) -> Value {
+    let list: Vec<Value> = node
+        .mempool()
+        .iter()
+        .map(|e| {
+            let mut value = serde_json::Map::new();
+            value.insert("txid".into(), json!(e.tx.txid));
+            amount(&mut value, "fee", e.fee);
+            value.insert("inputs".into(), json!(e.tx.inputs.len()));
+            value.insert("outputs".into(), json!(e.tx.outputs.len()));
+            Value::Object(value)
+        })
+        .collect();
+    json!({ "transactions": list })
+}
+
+fn mine(node: &Node, request: &Request) -> Result<Value, Response> {
+    let body = body(request)?;
+    let data = match field(&body, "text")? {
+        Some(text) if !text.is_empty() => vec![text.to_string()],
+        _ => vec![],
+    };
+    let block = node
+        .mine(data)
+        .map_err(|e| Response::error(400, format!("could not mine: {e}")))?;
+    Ok(block_json(&block))
+}
+
+fn send(node: &Node, request: &Request) -> Result<Value, Response> {
+    let body = body(request)?;
+    let to = field(&body, "to")?.ok_or_else(|| bad("to is missing"))?;
+    let amount = field(&body, "amount")?.ok_or_else(|| bad("amount is missing"))?;
+    let to = parse_address(to).map_err(bad)?;
+    let amount = parse_coins(amount).map_err(bad)?;
+    let fee = match field(&body, "fee")? {
+        Some(fee) => parse_coins(fee).map_err(|e| bad(format!("fee: {e}")))?,
+        None => DEFAULT_FEE,
+    };
+    let txid = node.send(to, amount, fee).map_err(bad)?;
+    Ok(json!({ "txid": txid }))
+}
+
+fn submit(node: &Node, request: &Request) -> Result<Value, Response> {
+    let tx: Transaction = serde_json::from_slice(&request.body)
+        .map_err(|e| bad(format!("not a transaction: {e}")))?;
+    let txid = tx.txid;
+    let fee = node
+        .submit_transaction(tx)
+        .map_err(|rejected| bad(format!("tx {}…: {rejected}", txid.short())))?;
+    let mut value = serde_json::Map::new();
+    value.insert("txid".into(), json!(txid));
+    amount(&mut value, "fee", fee);
+    Ok(Value::Object(value))
+}
+
+fn connect(node: &Node, request: &Request) -> Result<Value, Response> {
+    let body = body(request)?;
+    let addr = field(&body, "addr")?.ok_or_else(|| bad("addr is missing"))?;
+    let addr = crate::cli::resolve_peer(addr).map_err(bad)?;
+    node.connect(addr);
+    Ok(json!({ "connecting": addr.to_string() }))
+}

@@ -1,0 +1,512 @@
+//! A small HTTP/1.1 server, by hand: enough of the protocol for a JSON API and one page.
+//!
+//! # Format
+//!
+//! A request is a request line, header lines, an empty line, and a body of exactly
+//! `Content-Length` bytes:
+//!
+//! ```text
+//! POST /api/mine HTTP/1.1\r\n
+//! Host: 127.0.0.1:8080\r\n
+//! Content-Type: application/json\r\n
+//! Content-Length: 15\r\n
+//! \r\n
+//! {"text":"hello"}
+//! ```
+//!
+//! The answer has the same shape: a status line, headers, an empty line, the body. Every answer
+//! here says `Connection: close` and the server closes after it, so one connection carries one
+//! request: no keep-alive, no pipelining, no chunked bodies. That is all a browser and `curl`
+//! need, and it keeps every connection's life to one read and one write.
+//!
+//! Like the P2P side (chapter 11), nothing a client sends is trusted: the request line and
+//! headers together are at most 16 KiB (431 beyond), a body at most 1 MiB (413), the whole
+//! request must arrive within a deadline (a client sending one byte a second is cut off), and
+//! at most 64 connections are served at once (the next get 503). The Rust Book's final chapter
+//! builds a server of the same shape; a production node uses a vetted HTTP library (Bitcoin
+//! Core uses libevent's) and an authenticated RPC.
+//!
+//! See `tutorial/20-http-api-and-explorer.md`.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The request line and the headers together may take at most this many bytes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// A body may be at most this long.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// At most this many connections are served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A whole request must arrive within this long.
+pub const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// An answer must be written within this long.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One request, read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query: `/api/blocks/5`.
+    pub path: String,
+    /// The query string after `?`, without it (empty if none).
+    pub query: String,
+    /// Header names (lowercased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// Exactly `Content-Length` bytes.
+    pub body: Vec<u8>,
+    /// Who sent it.
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path's segments: `/api/blocks/5` → `["api", "blocks", "5"]`.
+    pub fn segments(&self) -> Vec<&str> {
+        self.path.split('/').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// The value of query parameter `name` (`?from=5&limit=10`), as sent (no decoding).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra headers (such as `Allow`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// `value` as JSON.
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    /// `{"error":"<message>"}` with `status`.
+    pub fn error(status: u16, message: impl fmt::Display) -> Response {
+        Response::json(status, &serde_json::json!({ "error": message.to_string() }))
+    }
+
+    /// An HTML page.
+    pub fn html(page: &str) -> Response {
+        Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            headers: Vec::new(),
+            body: page.as_bytes().to_vec(),
+        }
+    }
+
+    /// The whole answer as bytes: status line, headers, empty line, body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\
+             Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+            self.status,
+            reason_phrase(self.status),
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+/// The standard phrase for the status codes we send.
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Why a request could not be read. Each has its answer, except a client that vanished.
+#[derive(Debug)]
+pub enum HttpError {
+    /// Not HTTP as we speak it: 400 with the reason.
+    BadRequest(String),
+    /// The request line and headers passed [`MAX_HEAD_BYTES`]: 431.
+    HeadTooLarge,
+    /// `Content-Length` over [`MAX_BODY_BYTES`]: 413.
+    BodyTooLarge { length: u64 },
+    /// The request did not arrive within [`READ_DEADLINE`]: 408-like; we answer 400.
+    TooSlow,
+    /// The connection failed or closed early: no answer.
+    Io(io::Error),
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::BadRequest(reason) => write!(f, "{reason}"),
+            HttpError::HeadTooLarge => write!(
+                f,
+                "request line and headers are longer than {MAX_HEAD_BYTES} bytes"
+            ),
+            HttpError::BodyTooLarge { length } => write!(
+                f,
+                "a body of {length} bytes is longer than {MAX_BODY_BYTES}"
+            ),
+            HttpError::TooSlow => write!(
+                f,
+                "the request did not arrive within {} ms",
+                READ_DEADLINE.as_millis()
+            ),
+            HttpError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl HttpError {
+    /// The answer to send, if any.
+    pub fn response(&self) -> Option<Response> {
+        let status = match self {
+            HttpError::BadRequest(_) | HttpError::TooSlow => 400,
+            HttpError::HeadTooLarge => 431,
+            HttpError::BodyTooLarge { .. } => 413,
+            HttpError::Io(_) => return None,
+        };
+        Some(Response::error(status, self))
+    }
+}
+
+/// A stream whose every read must finish by one deadline: a client cannot keep a connection
+/// by trickling a byte at a time, since the socket timeout shrinks as the deadline nears.
+struct Deadlined {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadlined {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+fn io_error(e: io::Error) -> HttpError {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::TooSlow,
+        _ => HttpError::Io(e),
+    }
+}
+
+/// Reads one request from `stream`, within [`READ_DEADLINE`] and the size limits.
+pub fn read_request(stream: &TcpStream, peer: SocketAddr) -> Result<Request, HttpError> {
+    let stream = stream.try_clone().map_err(HttpError::Io)?;
+    let mut reader = BufReader::new(Deadlined {
+        stream,
+        deadline: Instant::now() + READ_DEADLINE,
+    });
+    let mut head_bytes = 0;
+    let mut next_line = |reader: &mut BufReader<Deadlined>| -> Result<String, HttpError> {
+        let mut line = Vec::new();
+        let room = (MAX_HEAD_BYTES - head_bytes) as u64;
+        // `take` bounds the read: a line without end stops at the limit, unbuffered beyond it.
+        let n = reader
+            .by_ref()
+            .take(room + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(io_error)?;
+        head_bytes += n;
+        if head_bytes > MAX_HEAD_BYTES {
+            return Err(HttpError::HeadTooLarge);
+        }
+        if !line.ends_with(b"\n") {
+            return Err(HttpError::Io(io::ErrorKind::UnexpectedEof.into()));
+        }
+        line.pop();
+        if line.ends_with(b"\r") {
+            line.pop();
+        }
+        String::from_utf8(line).map_err(|_| HttpError::BadRequest("the head is not UTF-8".into()))
+    };
+
+    let request_line = next_line(&mut reader)?;
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    let [method, target, version] = parts.as_slice() else {
+        return Err(HttpError::BadRequest(format!(
+            "a request line is METHOD TARGET HTTP/1.1, not {:?}",
+            shorten(&request_line)
+        )));
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(HttpError::BadRequest(format!(
+            "method {:?} is not an uppercase token",
+            shorten(method)
+        )));
+    }
+    if !matches!(*version, "HTTP/1.1" | "HTTP/1.0") {
+        return Err(HttpError::BadRequest(format!(
+            "version {:?} is not HTTP/1.1 or HTTP/1.0",
+            shorten(version)
+        )));
+    }
+    if !target.starts_with('/') {
+        return Err(HttpError::BadRequest(format!(
+            "target {:?} does not start with /",
+            shorten(target)
+        )));
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+
+    let mut headers = Vec::new();
+    loop {
+        let line = next_line(&mut reader)?;
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(HttpError::BadRequest(format!(
+                "header line {:?} has no colon",
+                shorten(&line)
+            )));
+        };
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            return Err(HttpError::BadRequest(format!(
+                "header name {:?} is not a token",
+                shorten(name)
+            )));
+        }
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+
+    if headers.iter().any(|(n, _)| n == "transfer-encoding") {
+        return Err(HttpError::BadRequest(
+            "Transfer-Encoding is not supported: send a Content-Length".into(),
+        ));
+    }
+    let lengths: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let length = match lengths.as_slice() {
+        [] => 0,
+        [one] if !one.is_empty() && one.bytes().all(|b| b.is_ascii_digit()) => {
+            one.parse::<u64>().unwrap_or(u64::MAX)
+        }
+        [one] => {
+            return Err(HttpError::BadRequest(format!(
+                "Content-Length {:?} is not a number",
+                shorten(one)
+            )))
+        }
+        _ => return Err(HttpError::BadRequest("more than one Content-Length".into())),
+    };
+    if length > MAX_BODY_BYTES as u64 {
+        return Err(HttpError::BodyTooLarge { length });
+    }
+    let mut body = vec![0; length as usize];
+    reader.read_exact(&mut body).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => HttpError::BadRequest(format!(
+            "the body ended before its Content-Length of {length} bytes"
+        )),
+        _ => io_error(e),
+    })?;
+    Ok(Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body,
+        peer,
+    })
+}
+
+/// At most 100 characters of client input, for a reason.
+fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// A running HTTP server: an accept thread, and a thread per connection.
+pub struct HttpServer {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Serves `listener` (bound by the caller), answering each request with `handle`.
+    pub fn start(
+        listener: TcpListener,
+        handle: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> io::Result<HttpServer> {
+        let addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&stopping);
+        let handle = Arc::new(handle);
+        let open = Arc::new(AtomicUsize::new(0));
+        let turned_away = Arc::new(AtomicUsize::new(0));
+        let accept = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+                if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    // Turned away on a short-lived thread of its own: answering takes a moment
+                    // of reading too (see `finish`), which the accept thread must not spend.
+                    // Past twice the limit, connections are just closed.
+                    if turned_away.fetch_add(1, Ordering::SeqCst) < MAX_CONNECTIONS {
+                        let turned_away = Arc::clone(&turned_away);
+                        thread::spawn(move || {
+                            let busy = Response::error(503, "too many connections; try again");
+                            finish(&stream, &busy);
+                            turned_away.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    } else {
+                        turned_away.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    continue;
+                }
+                let (handle, open) = (Arc::clone(&handle), Arc::clone(&open));
+                thread::spawn(move || {
+                    serve(&stream, &*handle);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Ok(HttpServer {
+            addr,
+            stopping,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept thread with a connection of our own, as the node does.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok() {
+            if let Some(accept) = self.accept.take() {
+                let _ = accept.join();
+            }
+        }
+    }
+}
+
+/// One connection: read a request, answer it, close.
+fn serve(stream: &TcpStream, handle: &dyn Fn(&Request) -> Response) {
+    let Ok(peer) = stream.peer_addr() else { return };
+    let response = match read_request(stream, peer) {
+        Ok(request) => handle(&request),
+        Err(e) => match e.response() {
+            Some(response) => response,
+            None => return,
+        },
+    };
+    finish(stream, &response);
+}
+
+/// Writes `response` and closes, reading for a moment first what the client may still be
+/// sending (a body longer than declared, a request we did not read), so that closing does not
+/// reset the connection before our answer arrives.
+fn finish(stream: &TcpStream, response: &Response) {
+    let mut stream = stream;
+    let _ = stream.write_all(&response.to_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < MAX_BODY_BYTES {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Query parameters and path segments come apart as a router wants them.
+    #[test]
+    fn request_parts() {
+        let request = Request {
+            method: "GET".into(),
+            path: "/api/blocks/5".into(),
+            query: "from=7&limit=3".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Vec::new(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+        };
+        assert_eq!(request.segments(), ["api", "blocks", "5"]);
+        assert_eq!(request.query_param("limit"), Some("3"));
+        assert_eq!(request.query_param("nope"), None);
+        assert_eq!(request.header("Content-Type"), Some("application/json"));
+        let bytes = Response::error(404, "no such path").to_bytes();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(text.contains("Content-Length: 24\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"error\":\"no such path\"}"));
+    }
+}
