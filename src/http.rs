@@ -9,7 +9,7 @@
 //! POST /api/mine HTTP/1.1\r\n
 //! Host: 127.0.0.1:8080\r\n
 //! Content-Type: application/json\r\n
-//! Content-Length: 15\r\n
+//! Content-Length: 16\r\n
 //! \r\n
 //! {"text":"hello"}
 //! ```

@@ -32,7 +32,9 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, String) {
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     stream.write_all(raw).unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("the server answers and closes");
+    stream
+        .read_to_end(&mut answer)
+        .expect("the server answers and closes");
     let text = String::from_utf8(answer).expect("UTF-8 answer");
     let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
     let status = head[9..12].parse().expect("a status code");
@@ -173,7 +175,11 @@ fn write_endpoints() {
     assert_eq!(status, 400);
     let reason = refused["error"].as_str().unwrap();
     assert!(reason.contains("(rule 7)"), "{reason}");
-    let (status, accepted) = post(addr, "/api/transactions", &serde_json::to_string(&tx).unwrap());
+    let (status, accepted) = post(
+        addr,
+        "/api/transactions",
+        &serde_json::to_string(&tx).unwrap(),
+    );
     assert_eq!(status, 200, "{accepted}");
     assert_eq!(accepted["fee"], COIN);
     assert_eq!(node.mempool()[0].tx, tx);
@@ -190,16 +196,25 @@ fn write_endpoints() {
     );
     assert_eq!(status, 200, "{sent}");
     let txid = sent["txid"].as_str().unwrap().parse().unwrap();
-    assert_eq!(node.transaction(&txid).unwrap().tx.outputs[0].amount, 150_000_000);
+    assert_eq!(
+        node.transaction(&txid).unwrap().tx.outputs[0].amount,
+        150_000_000
+    );
     let (status, poor) = post(
         addr,
         "/api/send",
         r#"{"to":"b1c9938f01121e159887ac2c8d393a22e4476ff8","amount":"99999"}"#,
     );
     assert_eq!(status, 400);
-    assert!(poor["error"].as_str().unwrap().starts_with("insufficient funds: "));
+    assert!(poor["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("insufficient funds: "));
     let (status, bad) = post(addr, "/api/send", r#"{"to":"xyz","amount":"1"}"#);
-    assert_eq!((status, bad["error"].as_str().unwrap()), (400, "not an address: xyz"));
+    assert_eq!(
+        (status, bad["error"].as_str().unwrap()),
+        (400, "not an address: xyz")
+    );
 
     let other = start(config());
     let (status, _) = post(
@@ -220,7 +235,10 @@ fn unknown_paths_and_wrong_methods() {
     let (_node, server) = app();
     let addr = server.local_addr();
     let (status, body) = get(addr, "/api/nothing");
-    assert_eq!((status, body["error"].as_str().unwrap()), (404, "no such path: /api/nothing"));
+    assert_eq!(
+        (status, body["error"].as_str().unwrap()),
+        (404, "no such path: /api/nothing")
+    );
     let (status, head, body) = exchange(addr, b"DELETE /api/mine HTTP/1.1\r\n\r\n");
     assert_eq!(status, 405);
     assert!(head.contains("\r\nAllow: POST"), "{head}");
@@ -243,7 +261,10 @@ fn malformed_and_oversized_requests() {
         (b"GET / SPDY/3\r\n\r\n", "is not HTTP/1.1 or HTTP/1.0"),
         (b"GET api HTTP/1.1\r\n\r\n", "does not start with /"),
         (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", "has no colon"),
-        (b"POST /api/mine HTTP/1.1\r\nContent-Length: ten\r\n\r\n", "is not a number"),
+        (
+            b"POST /api/mine HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+            "is not a number",
+        ),
     ];
     for (raw, reason) in cases {
         let (status, _, body) = exchange(addr, raw);
@@ -314,11 +335,18 @@ fn a_slow_client_is_cut_off_and_delays_nobody() {
     std::thread::sleep(Duration::from_millis(500));
     let quick = Instant::now();
     assert_eq!(get(addr, "/api/status").0, 200);
-    assert!(quick.elapsed() < Duration::from_secs(2), "{:?}", quick.elapsed());
+    assert!(
+        quick.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        quick.elapsed()
+    );
     let (answer, took) = slow.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("did not arrive within 5000 ms"), "{answer}");
-    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
 }
 
 /// Writes need `Content-Type: application/json` and, if an `Origin` is sent, our own; reads do
@@ -413,7 +441,9 @@ fn the_api_and_the_console_agree() {
         )
     );
     let pool = get(addr, "/api/mempool").1;
-    assert!(console(&node, "mempool").starts_with(pool["transactions"][0]["txid"].as_str().unwrap()));
+    assert!(
+        console(&node, "mempool").starts_with(pool["transactions"][0]["txid"].as_str().unwrap())
+    );
     let tx = get(addr, &format!("/api/tx/{txid}")).1;
     assert!(console(&node, &format!("tx {txid}")).contains("in the mempool"));
     assert_eq!(tx["in_mempool"], true);
