@@ -355,9 +355,7 @@ fn a_slow_client_is_cut_off_and_delays_nobody() {
 fn cross_site_writes_are_refused() {
     let (node, server) = app();
     let addr = server.local_addr();
-    let form = format!(
-        "POST /api/mine HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\ntext=hi"
-    );
+    let form = "POST /api/mine HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\ntext=hi";
     let (status, _, body) = exchange(addr, form.as_bytes());
     assert_eq!(status, 415);
     assert!(body.contains("Content-Type: application/json"));
