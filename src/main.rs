@@ -119,10 +119,7 @@ fn main() {
             Reply::Text(text) if text.is_empty() => {}
             Reply::Text(text) => say!("{text}"),
             Reply::Quit => {
-                drop(http);
-                if let Ok(node) = Arc::try_unwrap(node) {
-                    node.shutdown();
-                }
+                shut_down(node, http);
                 return;
             }
         }
@@ -130,6 +127,28 @@ fn main() {
     // End of input: keep serving peers, so the node works in the background and in scripts.
     loop {
         std::thread::park();
+    }
+}
+
+/// Stops the HTTP server, then the node. An HTTP request still being answered holds a
+/// reference to the node; it ends within the server's read deadline and write timeout, so wait
+/// for it rather than exit with the disk writer's last changes unwritten.
+fn shut_down(mut node: Arc<Node>, http: Option<peerchain::http::HttpServer>) {
+    drop(http);
+    let patience = peerchain::http::READ_DEADLINE + peerchain::http::WRITE_TIMEOUT;
+    let end = std::time::Instant::now() + patience;
+    loop {
+        match Arc::try_unwrap(node) {
+            Ok(node) => return node.shutdown(),
+            Err(shared) if std::time::Instant::now() < end => {
+                node = shared;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(_) => {
+                eprintln!("peerchain: an HTTP request is still running; quitting without it");
+                return;
+            }
+        }
     }
 }
 
