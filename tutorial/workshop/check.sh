@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the tests that judge each workshop step, in order, up to step N (all steps by default),
+# and stops at the first step that is not done: it names the step, its README, the failing
+# tests and the first line of each one's panic.
+#
+#   bash tutorial/workshop/check.sh        every step
+#   bash tutorial/workshop/check.sh 05     steps 01 to 05
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+upto=${1:-99}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+while IFS='|' read -r step runs; do
+  step=$(echo "$step" | tr -d ' ')
+  num=${step%%-*}
+  if [ $((10#$num)) -gt $((10#$upto)) ]; then break; fi
+  failed=0
+  IFS=';' read -ra list <<<"$runs"
+  for run in "${list[@]}"; do
+    # shellcheck disable=SC2086 # the arguments are meant to split
+    if ! cargo test --quiet $run >"$log" 2>&1; then
+      failed=1
+      break
+    fi
+  done
+  if [ $failed = 0 ]; then
+    echo "done  step $step"
+    continue
+  fi
+  echo "NEXT  step $step: see tutorial/workshop/$step/README.md"
+  if grep -q "could not compile" "$log"; then
+    echo "      it does not compile:"
+    grep -E "^error" -A6 "$log" | head -20 | sed 's/^/      /'
+    exit 1
+  fi
+  echo "      failing, from cargo test$run:"
+  # Each failure prints "---- NAME stdout ----", then "thread ... panicked at FILE:", then
+  # the message: show the name and the message.
+  awk '/^---- .* stdout ----$/ { name = $2; want = 0; next }
+       /panicked at/ { want = 1; next }
+       want == 1 && name != "" { print "      " name ": " $0; want = 0; name = "" }' "$log" | head -12
+  exit 1
+done < <(grep -v '^#' tutorial/workshop/steps.txt)
+if [ $((10#$upto)) -ge 20 ]; then
+  echo "All steps done: the core is yours. Run cargo test for the whole suite."
+else
+  echo "Steps up to $upto are done."
+fi
