@@ -19,6 +19,7 @@ while IFS='|' read -r step runs; do
   failed=0
   IFS=';' read -ra list <<<"$runs"
   for run in "${list[@]}"; do
+    run=$(echo "$run") # trimmed
     # shellcheck disable=SC2086 # the arguments are meant to split
     if ! cargo test --quiet $run >"$log" 2>&1; then
       failed=1
@@ -35,7 +36,7 @@ while IFS='|' read -r step runs; do
     grep -E "^error" -A6 "$log" | head -20 | sed 's/^/      /'
     exit 1
   fi
-  echo "      failing, from cargo test$run:"
+  echo "      failing, from cargo test $run:"
   # Each failure prints "---- NAME stdout ----", then "thread ... panicked at FILE:", then
   # the message: show the name and the message.
   awk '/^---- .* stdout ----$/ { name = $2; want = 0; next }
