@@ -126,8 +126,10 @@ fn may_write(request: &Request, own: SocketAddr) -> Result<(), Response> {
         .and_then(|t| t.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
     if !json {
+        // 403 like the other two write rules, though HTTP's own code for a wrong body type
+        // is 415: this is a refusal for safety, not a format we might learn to read.
         return Err(Response::error(
-            415,
+            403,
             "requests that change anything must have Content-Type: application/json",
         ));
     }
