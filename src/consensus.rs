@@ -481,7 +481,7 @@ pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
                 error: Box::new(error),
             })
     };
-    let threads = crate::miner::default_threads().min(jobs.len() / MIN_SIGNATURES_PER_THREAD);
+    let threads = (jobs.len() / MIN_SIGNATURES_PER_THREAD).min(crate::miner::default_threads());
     if threads <= 1 {
         return jobs.iter().try_for_each(check);
     }

@@ -75,11 +75,16 @@ impl Midstate {
     }
 }
 
-/// How many mining threads to use: one per core.
+/// How many threads to use for work that splits across cores (mining, checking signatures):
+/// one per core. Asked once and remembered: on Linux the answer comes from reading cgroup
+/// files, which cost more than checking a block without transactions.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Searches with `threads` threads, each trying up to `count_per_thread` nonces; returns the
