@@ -254,7 +254,8 @@ fn block(node: &Node, id: &str) -> Result<Value, Response> {
         )));
     };
     let block = found.ok_or_else(|| not_found(format!("no block {}", shorten(id))))?;
-    let confirmations = node.summary().height - block.height + 1;
+    // Saturating: the chain may have been reorganized below this block since we read it.
+    let confirmations = (node.summary().height + 1).saturating_sub(block.height);
     let mut value = block_json(&block);
     value["confirmations"] = json!(confirmations);
     Ok(value)
