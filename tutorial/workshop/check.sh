@@ -19,7 +19,8 @@ while IFS='|' read -r step runs; do
   failed=0
   IFS=';' read -ra list <<<"$runs"
   for run in "${list[@]}"; do
-    run=$(echo "$run") # trimmed
+    run="${run#"${run%%[! ]*}"}" # without leading spaces
+    run="${run%"${run##*[! ]}"}" # without trailing spaces
     # shellcheck disable=SC2086 # the arguments are meant to split
     if ! cargo test --quiet $run >"$log" 2>&1; then
       failed=1
