@@ -2,9 +2,11 @@
 //! vectors" section is recomputed here. A writer in another language checks their node against
 //! the same tables, so a number that drifted would mislead them.
 
+mod common;
+
+use common::header;
 use peerchain::block::Header;
 use peerchain::consensus::{expected_difficulty, median_time_past, ChainView};
-use peerchain::hash::Hash;
 use peerchain::pow::work;
 use peerchain::{Block, Network};
 use std::path::Path;
@@ -35,20 +37,6 @@ fn table(title: &str) -> Vec<Vec<String>> {
         .collect();
     assert!(!rows.is_empty(), "section {title:?} has no table rows");
     rows
-}
-
-/// A header at `height` with the fields the rules look at; the rest are placeholders.
-fn header(height: u64, timestamp: u64, difficulty: u32) -> Header {
-    Header {
-        version: 1,
-        height,
-        timestamp,
-        previous_hash: Hash::ZERO,
-        merkle_root: Hash::ZERO,
-        difficulty,
-        nonce: 0,
-        hash: Hash::ZERO,
-    }
 }
 
 /// The block above genesis: its JSON parses, and its header bytes and hash are as printed.

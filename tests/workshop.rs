@@ -28,20 +28,6 @@ fn key(n: u8) -> SecretKey {
     SecretKey::from_bytes(&bytes).unwrap()
 }
 
-/// A header with the fields the difficulty and time rules read; the rest are placeholders.
-fn header(height: u64, timestamp: u64, difficulty: u32) -> Header {
-    Header {
-        version: 1,
-        height,
-        timestamp,
-        previous_hash: Hash::ZERO,
-        merkle_root: Hash::ZERO,
-        difficulty,
-        nonce: 0,
-        hash: Hash::ZERO,
-    }
-}
-
 /// Step 01: hex parses only in its one spelling, and a header's 96 bytes hash to its hash.
 #[test]
 fn step01_hex_and_header_bytes() {

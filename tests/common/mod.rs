@@ -25,6 +25,21 @@ pub fn fork_at(chain: &Blockchain, height: u64) -> Blockchain {
     fork
 }
 
+/// A header at `height` with the fields the difficulty and time rules read; the rest are
+/// placeholders.
+pub fn header(height: u64, timestamp: u64, difficulty: u32) -> peerchain::block::Header {
+    peerchain::block::Header {
+        version: 1,
+        height,
+        timestamp,
+        previous_hash: Hash::ZERO,
+        merkle_root: Hash::ZERO,
+        difficulty,
+        nonce: 0,
+        hash: Hash::ZERO,
+    }
+}
+
 /// The blocks of `chain` above `height`.
 pub fn above(chain: &Blockchain, height: u64) -> Vec<Block> {
     chain.blocks()[height as usize + 1..].to_vec()
