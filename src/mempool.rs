@@ -239,10 +239,8 @@ impl Mempool {
         next_height: u64,
     ) {
         let waiting = self.entries().into_iter().map(|e| e.tx.clone()).collect();
-        *self = Mempool {
-            next_seq: self.next_seq,
-            ..Mempool::default()
-        };
+        // Everything is offered again, so arrival numbers can start over.
+        *self = Mempool::default();
         for tx in [disconnected, waiting].into_iter().flatten() {
             if tx.is_coinbase() {
                 continue;
@@ -269,5 +267,144 @@ impl Mempool {
             }
         }
         chosen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::{key_address, Address, Output};
+    use crate::utxo::Coin;
+
+    /// Any 66 hex digits hash to an address; the mempool's own checks never parse the point
+    /// (signatures were checked before, which is what `VerifiedTx` stands for).
+    const KEY: &str = "021111111111111111111111111111111111111111111111111111111111111111";
+
+    fn owner() -> Address {
+        key_address(KEY).unwrap()
+    }
+
+    fn at(index: u32) -> OutPoint {
+        OutPoint {
+            txid: Hash([7; 32]),
+            index,
+        }
+    }
+
+    /// A set of `n` confirmed coins of 1 000 units each.
+    fn coins(n: u32) -> UtxoSet {
+        let coin = Coin {
+            address: owner(),
+            amount: 1_000,
+            height: 1,
+            coinbase: false,
+        };
+        UtxoSet::from_coins((0..n).map(|i| (at(i), coin)))
+    }
+
+    /// Spends the coins at `spend`, paying `outputs`.
+    fn tx(spend: &[u32], outputs: &[u64]) -> VerifiedTx {
+        let spends: Vec<OutPoint> = spend.iter().map(|&i| at(i)).collect();
+        let outputs = outputs
+            .iter()
+            .map(|&amount| Output {
+                address: owner(),
+                amount,
+            })
+            .collect();
+        let mut tx = Transaction::new(&spends, outputs);
+        for input in &mut tx.inputs {
+            input.public_key = KEY.to_string();
+        }
+        VerifiedTx::already_checked(tx)
+    }
+
+    /// Fee rate is fee per input and output; mining takes the best first, earlier arrival
+    /// breaking ties, within the limits on count and on inputs plus outputs.
+    #[test]
+    fn fee_rate_orders_what_is_mined() {
+        let utxo = coins(5);
+        let mut pool = Mempool::default();
+        assert!(pool.is_empty());
+        let rate_50 = tx(&[0], &[900]); // fee 100 over 2
+        let rate_120 = tx(&[1], &[100, 100, 100, 100]); // fee 600 over 5
+        let rate_5 = tx(&[2], &[990]); // fee 10 over 2
+        let rate_50_later = tx(&[3], &[900]);
+        let ids: Vec<Hash> = [&rate_50, &rate_120, &rate_5, &rate_50_later]
+            .iter()
+            .map(|t| t.tx().txid)
+            .collect();
+        for t in [rate_50, rate_120, rate_5, rate_50_later] {
+            pool.accept(t, &utxo, 2).unwrap();
+        }
+        assert_eq!((pool.len(), pool.is_empty()), (4, false));
+        let arrival: Vec<Hash> = pool.entries().iter().map(|e| e.tx.txid).collect();
+        assert_eq!(arrival, ids);
+        let seqs: Vec<u64> = pool.entries().iter().map(|e| e.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+        let picked = |max_txs, max_in_outs| -> Vec<Hash> {
+            let chosen = pool.select(max_txs, max_in_outs);
+            chosen.iter().map(|e| e.tx.txid).collect()
+        };
+        assert_eq!(picked(10, 100), [ids[1], ids[0], ids[3], ids[2]]);
+        assert_eq!(picked(2, 100), [ids[1], ids[0]]);
+        assert_eq!(picked(10, 7), [ids[1], ids[0]], "5 + 2 fill the room");
+        assert_eq!(picked(10, 4), [ids[0], ids[3]], "the widest does not fit");
+
+        // Close rates: 1 over 2 (0.5) against 2 over 3 (0.67). Only a true cross-multiplication
+        // tells them apart (adding instead would call them equal).
+        let mut close = Mempool::default();
+        let low = tx(&[0], &[999]);
+        let high = tx(&[1], &[499, 499]);
+        let (low_id, high_id) = (low.tx().txid, high.tx().txid);
+        close.accept(low, &utxo, 2).unwrap();
+        close.accept(high, &utxo, 2).unwrap();
+        let order: Vec<Hash> = close.select(10, 100).iter().map(|e| e.tx.txid).collect();
+        assert_eq!(order, [high_id, low_id]);
+
+        let rival = tx(&[0], &[500]);
+        let refused = pool.accept(rival, &utxo, 2).unwrap_err();
+        assert!(refused.to_string().contains("which mempool transaction"));
+        assert!(!refused.is_violation());
+    }
+
+    /// A full pool takes a newcomer only if it pays a higher fee rate than the lowest there,
+    /// and then evicts that one (the newest, among equals).
+    #[test]
+    fn a_full_pool_evicts_the_lowest_fee_rate() {
+        let n = MAX_MEMPOOL_TXS as u32;
+        let utxo = coins(n + 2);
+        let mut pool = Mempool::default();
+        let mut first_low = None;
+        let mut last_low = None;
+        for i in 0..n {
+            let t = tx(&[i], &[990]);
+            if i == 0 {
+                first_low = Some(t.tx().txid);
+            }
+            last_low = Some(t.tx().txid);
+            pool.accept(t, &utxo, 2).unwrap();
+        }
+        assert_eq!(pool.len(), MAX_MEMPOOL_TXS);
+        let same_rate = tx(&[n], &[990]);
+        assert_eq!(
+            pool.accept(same_rate, &utxo, 2),
+            Err(Rejected::Full { fee: 10 })
+        );
+        let better = tx(&[n + 1], &[980]);
+        let better_id = better.tx().txid;
+        assert_eq!(pool.accept(better, &utxo, 2), Ok(20));
+        assert_eq!(pool.len(), MAX_MEMPOOL_TXS);
+        assert!(pool.get(&better_id).is_some());
+        assert!(
+            pool.get(&last_low.unwrap()).is_none(),
+            "the newest lowest went"
+        );
+        assert!(pool.get(&first_low.unwrap()).is_some());
+        assert!(
+            pool.spender(&at(n - 1)).is_none(),
+            "its input is free again"
+        );
     }
 }

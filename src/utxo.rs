@@ -326,3 +326,38 @@ impl<'a> UtxoView<'a> {
         }
     }
 }
+
+#[cfg(test)]
+impl UtxoSet {
+    /// A set holding just `coins`, for unit tests of what reads the set.
+    pub(crate) fn from_coins(coins: impl IntoIterator<Item = (OutPoint, Coin)>) -> UtxoSet {
+        UtxoSet {
+            coins: coins.into_iter().collect(),
+            txs: HashMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The set counts its coins.
+    #[test]
+    fn counts_coins() {
+        assert!(UtxoSet::default().is_empty());
+        let coin = Coin {
+            address: Address([1; 20]),
+            amount: 5,
+            height: 3,
+            coinbase: true,
+        };
+        let at = |index| OutPoint {
+            txid: Hash([2; 32]),
+            index,
+        };
+        let set = UtxoSet::from_coins([(at(0), coin), (at(1), coin)]);
+        assert_eq!((set.len(), set.is_empty()), (2, false));
+        assert_eq!(coin.spendable_from(), 13);
+    }
+}
