@@ -353,15 +353,18 @@ mod tests {
         assert_eq!(picked(10, 4), [ids[0], ids[3]], "the widest does not fit");
 
         // Close rates: 1 over 2 (0.5) against 2 over 3 (0.67). Only a true cross-multiplication
-        // tells them apart (adding instead would call them equal).
-        let mut close = Mempool::default();
-        let low = tx(&[0], &[999]);
-        let high = tx(&[1], &[499, 499]);
-        let (low_id, high_id) = (low.tx().txid, high.tx().txid);
-        close.accept(low, &utxo, 2).unwrap();
-        close.accept(high, &utxo, 2).unwrap();
-        let order: Vec<Hash> = close.select(10, 100).iter().map(|e| e.tx.txid).collect();
-        assert_eq!(order, [high_id, low_id]);
+        // tells them apart (adding instead would call them equal). Compared as entries, not
+        // through `accept`, so a minimum fee rate (exercise 19) does not stand in the way.
+        let entry = |t: VerifiedTx, fee| Entry {
+            tx: t.into_inner(),
+            fee,
+            seq: 0,
+        };
+        let low = entry(tx(&[0], &[999]), 1);
+        let high = entry(tx(&[1], &[499, 499]), 2);
+        assert_eq!(low.rate_cmp(&high), Ordering::Less);
+        assert_eq!(high.rate_cmp(&low), Ordering::Greater);
+        assert_eq!(low.rate_cmp(&low), Ordering::Equal);
 
         let rival = tx(&[0], &[500]);
         let refused = pool.accept(rival, &utxo, 2).unwrap_err();
