@@ -17,6 +17,7 @@
 //! See `tutorial/09-handshake-and-sync.md`.
 
 use crate::block::{Block, Header};
+use crate::chain::more_work;
 use crate::consensus::{
     check_body, check_header_alone, check_header_in_context, context_len, ChainError, ChainView,
 };
@@ -158,10 +159,10 @@ impl Branch {
         self.body_work
     }
 
-    /// Do the headers carry more work than our blocks above the fork? Only then are bodies
-    /// worth fetching.
+    /// Do the headers carry more work than our blocks above the fork (the fork-choice rule,
+    /// [`more_work`])? Only then are bodies worth fetching.
     pub fn proven(&self) -> bool {
-        self.proven || self.header_work > self.our_work
+        self.proven || more_work(self.header_work, self.our_work)
     }
 
     /// Memory the headers take, for the cap on branches not yet proven.

@@ -2,21 +2,28 @@
 //!
 //! A node keeps one active chain, genesis to tip, in a `Vec` indexed by height, plus an index
 //! from hash to height. It does not keep side branches: a peer that knows a better branch sends
-//! it (see [`Blockchain::evaluate_branch`]), and we switch only when that branch carries
-//! strictly more work. Bitcoin Core keeps every valid header it has seen in a tree and can
-//! switch back and forth without asking again; that costs memory and code we do not need yet.
+//! it (see [`Branch`]), and we switch only when that branch carries strictly more work
+//! ([`more_work`], decided in one place, [`Blockchain::connect_branch`]). Bitcoin Core keeps
+//! every valid header it has seen in a tree and can switch back and forth without asking
+//! again; that costs memory and code we do not need yet.
 //!
-//! The node shares this value as `Arc<Mutex<Blockchain>>`. Every method here is quick (no I/O,
-//! no mining), so holding the lock while calling one is fine; copy out what you need and
-//! release it before touching a socket.
+//! The node shares this value as `Arc<Mutex<Blockchain>>`. No method here does I/O or mines.
+//! Most are quick look-ups and updates, fine to call under the lock. Three check signatures
+//! and are not: [`append`](Blockchain::append), [`append_checked`](Blockchain::append_checked)
+//! and [`evaluate_branch`](Blockchain::evaluate_branch) take a block or a branch straight in,
+//! for loading from disk, tests and benchmarks, where no other thread waits. The node's own
+//! paths check blocks outside the lock first and then call
+//! [`append_verified`](Blockchain::append_verified) or
+//! [`connect_branch`](Blockchain::connect_branch). Copy out what you need and release the lock
+//! before touching a socket.
 //!
 //! See `tutorial/05-chain-rules.md` and `tutorial/06-forks-and-locators.md`.
 
 use crate::block::{Block, Header};
-use crate::branch::Branch;
+use crate::branch::{Branch, BranchError};
 use crate::consensus::{
-    check_block, check_header_in_context, context_len, expected_difficulty, median_time_past,
-    ChainError, ChainView, VerifiedBlock, MAX_BLOCK_IN_OUTS, MAX_BLOCK_TRANSACTIONS,
+    check_header_in_context, context_len, expected_difficulty, median_time_past, ChainError,
+    ChainView, VerifiedBlock, MAX_BLOCK_IN_OUTS, MAX_BLOCK_TRANSACTIONS,
 };
 use crate::hash::Hash;
 use crate::mempool::{Mempool, Rejected};
@@ -28,6 +35,16 @@ use std::collections::HashMap;
 
 /// How many most recent blocks a locator lists one by one before it starts skipping.
 pub const LOCATOR_DENSE: usize = 10;
+
+/// Fork choice, the one place it is decided: a branch replaces our blocks above the fork point
+/// only if it carries strictly more work than they do. On a tie we keep what we saw first, so
+/// two nodes that each mined a block at the same height keep their own until one branch pulls
+/// ahead. (Above our tip `ours` is 0 and every block has work, so a branch that extends the tip
+/// always wins.) [`Blockchain::connect_branch`] decides with it, and [`Branch::proven`] asks
+/// the same question of headers before their bodies are worth fetching.
+pub(crate) fn more_work(theirs: u128, ours: u128) -> bool {
+    theirs > ours
+}
 
 /// What [`Blockchain::evaluate_branch`] did with a branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,55 +329,49 @@ impl Blockchain {
         start.min(end)..end
     }
 
-    /// Considers a branch from a peer: blocks in ascending order whose first new block's parent
-    /// is on our active chain. Leading blocks we already have are skipped.
+    /// Considers a branch handed over whole: blocks in ascending order whose first new block's
+    /// parent is on our active chain. Leading blocks we already have are skipped.
     ///
-    /// The branch is validated whole against its own history before anything changes. If it
-    /// starts at our tip it is appended; if it forks lower down, we switch to it only when it has
-    /// strictly more work than our blocks after the fork (on a tie we keep what we saw first).
-    /// One invalid block rejects the whole branch and leaves the chain as it was.
-    pub fn evaluate_branch(&mut self, branch: &[Block]) -> Result<Outcome, ChainError> {
-        let new_from = branch
-            .iter()
-            .position(|b| self.by_hash.get(&b.hash) != Some(&b.height))
-            .unwrap_or(branch.len());
-        let fresh = &branch[new_from..];
-        let Some(first) = fresh.first() else {
-            return Ok(Outcome::Known);
+    /// This is the node's own path, in one call: the blocks go into a [`Branch`] (every rule,
+    /// block by block, against the branch's own history) and then through
+    /// [`connect_branch`](Self::connect_branch), the one place fork choice is decided. Tests
+    /// and benchmarks use it to hand a chain a branch without a network. One invalid block
+    /// refuses the whole branch and leaves the chain as it was.
+    pub fn evaluate_branch(&mut self, blocks: &[Block]) -> Result<Outcome, ChainError> {
+        let headers: Vec<Header> = blocks.iter().map(Block::header).collect();
+        let Some((new_from, mut branch)) = self.fork_for(&headers) else {
+            // Empty, or the first new block's parent is not on our chain.
+            let fresh = blocks
+                .iter()
+                .find(|b| self.height_of(&b.hash) != Some(b.height));
+            return match fresh {
+                None => Ok(Outcome::Known),
+                Some(first) => Err(ChainError::UnknownParent {
+                    height: first.height,
+                    previous_hash: first.previous_hash,
+                }),
+            };
         };
-        let fork = self
-            .height_of(&first.previous_hash)
-            .ok_or(ChainError::UnknownParent {
-                height: first.height,
-                previous_hash: first.previous_hash,
-            })?;
-
-        let base = &self.headers[..=fork as usize];
-        let fresh_headers: Vec<Header> = fresh.iter().map(Block::header).collect();
-        let now = crate::consensus::now_ms();
-        let mut branch_work = 0u128;
-        for (i, block) in fresh.iter().enumerate() {
-            check_block(
-                block,
-                &ChainView::new(base, &fresh_headers[..i]),
-                self.params,
-                Some(now),
-            )?;
-            branch_work = branch_work.saturating_add(work(block.difficulty));
-        }
-
-        let old_tip = self.tip().hash;
-        let depth = self.height() - fork;
-        let our_work = self.total_work() - self.cumulative_work[fork as usize];
-        if depth > 0 && branch_work <= our_work {
-            return Ok(Outcome::NotMoreWork {
-                branch_work,
-                our_work,
+        let fresh = blocks[new_from..].to_vec();
+        if let Err(e) = branch.add_bodies(fresh, crate::consensus::now_ms()) {
+            return Err(match e {
+                BranchError::Invalid(e) => e,
+                BranchError::DoesNotConnect {
+                    height,
+                    previous_hash,
+                } => ChainError::BadPreviousHash {
+                    height,
+                    previous_hash,
+                    expected: branch.bodies_tip(),
+                },
+                // A branch with no headers ahead of its bodies checks each block's own header
+                // instead of comparing it with one, and has no unproven headers to cap.
+                BranchError::NotTheHeader { .. } | BranchError::Unproven { .. } => {
+                    unreachable!("a branch of bodies alone: {e}")
+                }
             });
         }
-        let (undos, changes) = self.spend_branch(fork, fresh)?;
-        self.switch(fork, fresh.to_vec(), undos, changes);
-        Ok(self.switched(old_tip, depth, fresh.len()))
+        self.connect_branch(&mut branch)
     }
 
     /// Rule 7's spending half for a branch forking at `fork`: in a view, our blocks above the
@@ -482,8 +493,8 @@ impl Blockchain {
 
     /// Connects the bodies a [`Branch`] has downloaded and checked (every rule, outside the
     /// lock). Only the connecting steps happen here: the fork point must still be on our
-    /// chain, a branch that forks below our tip must carry strictly more work than our blocks
-    /// above the fork, and its transactions must spend coins of the chain they would make
+    /// chain, the bodies must carry more work than our blocks above the fork ([`more_work`],
+    /// fork choice), and its transactions must spend coins of the chain they would make
     /// (rule 7's spending half, look-ups only). On success the bodies move into our chain, and
     /// the branch goes on from its new fork point, our tip. On error nothing changes.
     pub fn connect_branch(&mut self, branch: &mut Branch) -> Result<Outcome, ChainError> {
@@ -501,7 +512,7 @@ impl Blockchain {
         let depth = self.height() - fork;
         let our_work = self.work_above(fork);
         let branch_work = branch.body_work();
-        if depth > 0 && branch_work <= our_work {
+        if !more_work(branch_work, our_work) {
             return Ok(Outcome::NotMoreWork {
                 branch_work,
                 our_work,

@@ -1,12 +1,14 @@
 //! The consensus rules: what makes a block valid on top of its ancestors.
 //!
-//! One function, [`check_block`], holds every rule, and every path that takes in a block runs
-//! it: appending to the tip, evaluating a branch from a peer, and loading from disk. The seed
-//! this project grew from checked validity in one place and forgot to in another; a real node
-//! cannot afford two definitions of "valid". One clause lives elsewhere: rule 7's spending
-//! half (the coins a transaction spends exist, are mature and are its signer's) needs the UTXO
-//! set, so it is [`UtxoView::connect`](crate::utxo::UtxoView::connect), which every path runs
-//! right after these rules.
+//! Every rule lives in one small function here, and [`check_block`] is exactly three calls:
+//! [`check_header_alone`], [`check_header_in_context`] and [`check_body`]. The node's paths
+//! (appending to the tip, downloading a branch, loading from disk) call those three halves,
+//! at different times so the costly ones run outside the chain lock, and never anything
+//! else. The seed this project grew from checked validity in one place and forgot to in
+//! another; a real node cannot afford two definitions of "valid". One clause lives elsewhere:
+//! rule 7's spending half (the coins a transaction spends exist, are mature and are its
+//! signer's) needs the UTXO set, so it is [`UtxoView::connect`](crate::utxo::UtxoView::connect),
+//! which every path runs under the chain lock once these rules have passed.
 //!
 //! A block is checked against a [`ChainView`]: the ancestors it would sit on. For a branch
 //! that forks from our chain that is our blocks up to the fork point followed by the branch's
@@ -323,11 +325,14 @@ pub fn expected_difficulty(view: &ChainView, params: &Params) -> u32 {
 /// Checks `block` against every consensus rule, as the next block on top of `view`.
 ///
 /// `now` is our clock in milliseconds for the future-drift rule; `None` skips that one rule
-/// (when loading our own old blocks from disk). Cheap checks run first, so junk costs little.
+/// (when loading our own old blocks from disk). Cheap checks run first, so junk costs little:
+/// the header alone (one hash), then the header against its ancestors, then the body (the
+/// merkle root, the transactions, and last the signatures, most of the cost).
 ///
-/// Sync checks the same rules in two halves, so the half that needs no chain state runs
-/// outside the chain lock: [`check_header_alone`] and [`check_header_in_context`] on a header,
-/// then [`check_body`] on its block. Together they are exactly this function.
+/// The node's paths run the same three halves at different times, so that the ones that need
+/// no chain state run outside the chain lock: a header as it arrives, its body when it comes.
+/// This function is those three calls and nothing else, so "every path runs every rule" holds
+/// by construction. (Rule 7's spending half needs the coins: see the module docs.)
 pub fn check_block(
     block: &Block,
     view: &ChainView,
@@ -335,16 +340,9 @@ pub fn check_block(
     now: Option<u64>,
 ) -> Result<(), ChainError> {
     let header = block.header();
-    check_version(&header)?;
-    check_link(&header, view)?;
-    check_sizes(block, params)?;
-    check_difficulty(&header, view, params)?;
-    check_median(&header, view)?;
-    check_clock(&header, params, now)?;
-    check_hash(&header)?;
-    check_merkle(block)?;
-    check_transactions(block, params)?;
-    check_signatures(block)
+    check_header_alone(&header, params, now)?;
+    check_header_in_context(&header, view, params)?;
+    check_body(block, params)
 }
 
 /// A block that passed every rule it can be checked against alone: the header's

@@ -13,8 +13,8 @@
 //! - [`block`]: the block, its JSON form and its 96 header bytes.
 //! - [`pow`]: leading zero bits and the work a block proves.
 //! - [`params`]: the `main` and `regtest` networks, their genesis blocks and numbers.
-//! - [`consensus`]: the seven rules a block must pass, in one function every path calls
-//!   (all but the spending half of rule 7, which needs the UTXO set).
+//! - [`consensus`]: the seven rules a block must pass, each one function, in three halves
+//!   every path runs (all but the spending half of rule 7, which needs the UTXO set).
 //! - [`chain`]: the active chain, the locator, and most-work fork choice.
 //! - [`branch`]: a competing branch as it downloads: headers first, then bodies, checked once.
 //! - [`miner`]: nonce search on every core, with a stop flag.
