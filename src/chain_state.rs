@@ -1,13 +1,26 @@
-//! The chain state: the node's `Arc<Mutex<Blockchain>>`, and what must change with it.
+//! The chain state: the node's `Arc<Mutex<Blockchain>>`, and the duties that go with it.
 //!
-//! Two things must move in step with the chain, under the same lock: the disk writer's record
-//! of changes (so the file sees them in the chain's order) and the miner's stop flag (so a
-//! block mined on a stale tip is abandoned). Every method here takes the lock, does only quick
-//! work (no I/O, no mining), and releases it before returning; callers get copies. This is
-//! the lock discipline the whole node follows: copy out, release, and only then touch a
-//! socket or mine. A lock held across a network write would let one slow peer stall every
-//! other thread. `std::sync::Mutex` is right here, as in mini-redis: the critical sections are
-//! short and never block. Bitcoin Core's `cs_main` is the same idea, with far more under it.
+//! Three duties come with every change of the chain, and they live here so that no caller can
+//! forget one:
+//!
+//! - **Record it for the disk**, under the chain lock, so the file sees changes in the chain's
+//!   order ([`DiskWriter::record`]).
+//! - **Stop the miner**: a block being mined on the old tip is stale. Every change raises the
+//!   stop flag of the [`MiningRound`] in progress; only one round runs at a time.
+//! - **Wait for the disk before a peer sees it**: the node relays or serves a block only once
+//!   it is on disk, so a peer never holds a block we lose in a crash. The methods that change
+//!   the chain return only once their change is written, and [`read_for_peers`] waits for
+//!   every change made before its read, whoever made it. No change number leaves this type.
+//!
+//! The lock discipline the whole node follows: take the lock, do quick work (no I/O, no
+//! mining, no signatures), copy out, release, and only then touch a socket or mine. Blocks are
+//! checked outside the lock first ([`verify_block`], and [`Branch`] for a download), so what
+//! happens under it is look-ups and updates. A lock held across a network write would let one
+//! slow peer stall every other thread. `std::sync::Mutex` is right here, as in mini-redis: the
+//! critical sections are short and never block. Bitcoin Core's `cs_main` is the same idea,
+//! with far more under it.
+//!
+//! [`read_for_peers`]: ChainState::read_for_peers
 //!
 //! See `tutorial/07-client-and-server.md` and `tutorial/12-persistence.md`.
 
@@ -39,13 +52,13 @@ pub struct ChainSummary {
     pub mempool: usize,
 }
 
-/// What became of a block a peer announced with `block` (or one mined here).
+/// What became of a block a peer announced with `block`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Announced {
     /// We have it already.
     Known,
-    /// It extended our tip; change number `seq` records it.
-    Appended { seq: u64 },
+    /// It extended our tip, and it is on disk: relay it.
+    Appended,
     /// It was meant for our tip but breaks a rule.
     Invalid(ChainError),
     /// It does not sit on our tip: an unknown parent, or a tip further ahead. Sync from the
@@ -60,14 +73,42 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The chain, the disk writer that follows it, and the miner's stop flag.
+/// The chain, the disk writer that follows it, and the mining round it stops.
 pub struct ChainState {
     /// The design's shared chain: every connection thread locks this one mutex.
     chain: Arc<Mutex<Blockchain>>,
     /// The disk writer, when the node keeps its chain (`--data-dir`).
     disk: Option<Arc<DiskWriter>>,
-    /// The stop flag of the mining in progress, raised when the tip changes under it.
+    /// Held by the [`MiningRound`] in progress: one round at a time.
+    mining: Mutex<()>,
+    /// The stop flag of the mining round in progress, raised when the tip changes under it.
     miner_stop: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+/// One round of mining: while it lives no other round can start, and any change of the chain
+/// raises its stop flag. Made by [`ChainState::mining_round`]; dropping it ends the round.
+///
+/// Why a type: the console's `mine` and the API's `POST /api/mine` can both ask to mine at
+/// once. With one stop flag slot and two rounds, the second round's flag replaced the first's,
+/// and a new tip no longer stopped the first. Now the second waits for the first.
+pub struct MiningRound<'a> {
+    state: &'a ChainState,
+    stop: Arc<AtomicBool>,
+    _one_at_a_time: MutexGuard<'a, ()>,
+}
+
+impl MiningRound<'_> {
+    /// The flag the miner watches: raised when the tip changes, or the node stops.
+    pub fn stop_flag(&self) -> &AtomicBool {
+        &self.stop
+    }
+}
+
+impl Drop for MiningRound<'_> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        *lock(&self.state.miner_stop) = None;
+    }
 }
 
 impl ChainState {
@@ -76,6 +117,7 @@ impl ChainState {
         ChainState {
             chain: Arc::new(Mutex::new(chain)),
             disk,
+            mining: Mutex::new(()),
             miner_stop: Mutex::new(None),
         }
     }
@@ -107,22 +149,34 @@ impl ChainState {
         self.disk.as_ref().map_or(0, |disk| disk.recorded())
     }
 
+    /// Runs `f` on the chain under the lock and returns its result once every change made
+    /// before the read is on disk: for whatever a peer will see (a relay, `latest_block`, a
+    /// `blocks` answer). Returns at once without a data directory. Keep `f` quick.
+    pub fn read_for_peers<R>(&self, f: impl FnOnce(&Blockchain) -> R) -> R {
+        let (result, seq) = {
+            let chain = lock(&self.chain);
+            (f(&chain), self.recorded())
+        };
+        self.wait_durable(seq);
+        result
+    }
+
     /// Blocks until change `seq` is on disk; returns at once without a data directory.
-    pub fn wait_durable(&self, seq: u64) {
+    fn wait_durable(&self, seq: u64) {
         if let Some(disk) = &self.disk {
             disk.wait_durable(seq);
         }
     }
 
-    /// Runs `f` on the chain and returns its result with the change number that covers every
-    /// block `f` could see: wait for it before showing a peer what `f` copied out.
-    pub fn read_durable<R>(&self, f: impl FnOnce(&Blockchain) -> R) -> (R, u64) {
-        let chain = lock(&self.chain);
-        (f(&chain), self.recorded())
+    /// The chain changed (change number `seq`), and the lock is released: stop the miner at
+    /// once, then wait for the disk, so what the caller shows a peer next is written.
+    fn changed(&self, seq: u64) {
+        self.tip_moved();
+        self.wait_durable(seq);
     }
 
     /// Takes in a block announced by a peer: appended if it extends our tip and passes every
-    /// rule; otherwise says what to do instead.
+    /// rule (and then on disk when this returns); otherwise says what to do instead.
     ///
     /// The lock is taken twice: once to see whether the block is for our tip at all, and once
     /// to append it. Between the two, outside the lock, the block is checked on its own
@@ -144,12 +198,13 @@ impl ChainState {
         if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {
             return not_for_tip;
         }
-        match chain.append_verified(verified) {
-            Ok(()) => Announced::Appended {
-                seq: self.record(|| Change::Append(vec![block.clone()])),
-            },
-            Err(e) => Announced::Invalid(e),
+        if let Err(e) = chain.append_verified(verified) {
+            return Announced::Invalid(e);
         }
+        let seq = self.record(|| Change::Append(vec![block.clone()]));
+        drop(chain);
+        self.changed(seq);
+        Announced::Appended
     }
 
     /// `Known` or `NotOnOurTip` for a block that does not extend our tip; `None` if it does.
@@ -165,14 +220,18 @@ impl ChainState {
         }
     }
 
-    /// Validates `block` as the next block on our tip and appends it; returns the change
-    /// number. The checks that need no chain run first, outside the lock.
-    pub fn append(&self, block: &Block) -> Result<u64, ChainError> {
+    /// Validates `block` as the next block on our tip and appends it; once this returns, it
+    /// is on disk. The checks that need no chain run first, outside the lock.
+    pub fn append(&self, block: &Block) -> Result<(), ChainError> {
         let params = self.read(|chain| chain.params());
         let verified = verify_block(block.clone(), params, Some(now_ms()))?;
-        let mut chain = lock(&self.chain);
-        chain.append_verified(verified)?;
-        Ok(self.record(|| Change::Append(vec![block.clone()])))
+        let seq = {
+            let mut chain = lock(&self.chain);
+            chain.append_verified(verified)?;
+            self.record(|| Change::Append(vec![block.clone()]))
+        };
+        self.changed(seq);
+        Ok(())
     }
 
     /// Offers `tx` to the mempool; its signatures were checked already, outside the lock.
@@ -181,15 +240,15 @@ impl ChainState {
     }
 
     /// Connects what `branch` has downloaded, if it now carries more work (see
-    /// [`Blockchain::connect_branch`]); returns what happened and the change number that
-    /// records it. Everything else about the branch was checked before, outside the lock.
-    pub fn connect_branch(&self, branch: &mut Branch) -> Result<(Outcome, u64), ChainError> {
+    /// [`Blockchain::connect_branch`]), and returns what happened; a change is on disk when
+    /// this returns. Everything else about the branch was checked before, outside the lock.
+    pub fn connect_branch(&self, branch: &mut Branch) -> Result<Outcome, ChainError> {
         let mut chain = lock(&self.chain);
         let outcome = chain.connect_branch(branch)?;
         let (fork, reorg) = match outcome {
             Outcome::Extended { added, height, .. } => (height - added as u64, false),
             Outcome::Reorganized { added, .. } => (chain.height() - added as u64, true),
-            Outcome::Known | Outcome::NotMoreWork { .. } => return Ok((outcome, self.recorded())),
+            Outcome::Known | Outcome::NotMoreWork { .. } => return Ok(outcome),
         };
         let seq = self.record(|| {
             let blocks = chain.blocks()[fork as usize + 1..].to_vec();
@@ -202,25 +261,25 @@ impl ChainState {
                 Change::Append(blocks)
             }
         });
-        Ok((outcome, seq))
+        drop(chain);
+        self.changed(seq);
+        Ok(outcome)
     }
 
-    /// Starts a round of mining: returns a fresh stop flag that [`tip_moved`](Self::tip_moved)
-    /// will raise.
-    pub fn start_mining(&self) -> Arc<AtomicBool> {
+    /// Starts a round of mining, once the round in progress (if any) is over. Build the block
+    /// to mine after this returns, so a tip that moves meanwhile stops the round.
+    pub fn mining_round(&self) -> MiningRound<'_> {
+        let one_at_a_time = lock(&self.mining);
         let stop = Arc::new(AtomicBool::new(false));
         *lock(&self.miner_stop) = Some(Arc::clone(&stop));
-        stop
-    }
-
-    /// The round of mining is over.
-    pub fn stop_mining(&self) {
-        if let Some(stop) = lock(&self.miner_stop).take() {
-            stop.store(true, Ordering::Relaxed);
+        MiningRound {
+            state: self,
+            stop,
+            _one_at_a_time: one_at_a_time,
         }
     }
 
-    /// The tip changed: whatever is being mined is stale.
+    /// Whatever is being mined is stale: the tip changed, or the node is stopping.
     pub fn tip_moved(&self) {
         if let Some(stop) = lock(&self.miner_stop).as_ref() {
             stop.store(true, Ordering::Relaxed);
@@ -237,5 +296,52 @@ impl ChainState {
     /// The disk writer, if the chain is kept.
     pub fn disk(&self) -> Option<&DiskWriter> {
         self.disk.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Network;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// Two mining rounds never run at once: a second waits for the first, and a new tip stops
+    /// the round in progress whoever started it (before, the second round's flag replaced the
+    /// first's, and the first mined on a stale tip).
+    #[test]
+    fn one_mining_round_at_a_time() {
+        let state = Arc::new(ChainState::new(Blockchain::new(Network::Regtest), None));
+        let first = state.mining_round();
+        let (started, second_started) = mpsc::channel();
+        let second = {
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || {
+                let round = state.mining_round();
+                started.send(()).expect("the test waits");
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while !round.stop_flag().load(Ordering::Relaxed) && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                round.stop_flag().load(Ordering::Relaxed)
+            })
+        };
+        assert!(
+            second_started
+                .recv_timeout(Duration::from_millis(300))
+                .is_err(),
+            "a second round started while the first ran"
+        );
+        state.tip_moved();
+        assert!(
+            first.stop_flag().load(Ordering::Relaxed),
+            "a new tip stops the first round"
+        );
+        drop(first);
+        second_started
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the second round starts once the first is over");
+        state.tip_moved();
+        assert!(second.join().unwrap(), "a new tip stops the second round");
     }
 }

@@ -35,18 +35,20 @@
 //!   the node's key file, its lock, and the disk writer thread that applies the node's changes
 //!   in order.
 //!
-//! The network, on top. Data flows one way, from the socket down to the chain:
-//! listener → connection → message → session → node state → chain.
+//! The network, on top. Requests flow down, from the socket to the chain:
+//! listener → connection → message → session → node state → chain. Nothing calls back up:
+//! what goes out to peers is put in their send queues (see [`state`]).
 //!
 //! - [`node`]: the TCP server and client in one: the accept loop, dialing, the maintenance
-//!   tick, mining, shutdown. The only module that starts threads for peers.
+//!   tick, mining, shutdown. It starts each peer's session thread; [`connection`] starts the
+//!   writer thread behind each peer's queue.
 //! - [`connection`]: one socket split in two: whole messages in; whole lines out through a
 //!   bounded queue and a writer thread of its own.
 //! - [`message`]: the wire protocol, one JSON object per line, and the `Message` enum.
 //! - [`session`]: one connection's life: handshake, the dispatch `match`, catching up.
 //! - [`state`]: what the threads share, in small parts with one job each:
-//!   - [`chain_state`]: the `Arc<Mutex<Blockchain>>`, with the disk record and the miner's stop
-//!     flag that must change with it;
+//!   - [`chain_state`]: the `Arc<Mutex<Blockchain>>`, and the duties every change brings
+//!     (record it for the disk, stop the mining round, wait for the disk before a peer sees it);
 //!   - [`peer_table`]: connections, handshake slots, duplicates, eviction, relay targets;
 //!   - [`address_book`]: known addresses, back-off and forgetting;
 //!   - [`log`]: log lines through a bounded queue to one logger thread.

@@ -355,15 +355,17 @@ impl Node {
     pub fn mine(&self, data: Vec<String>) -> Result<Block, NodeError> {
         let state = self.state();
         loop {
+            // The round first (it waits for one in progress), then the stop check and the
+            // template: a tip that moves or a shutdown after this point raises its flag.
+            let round = state.chain.mining_round();
             if state.stopping.load(Ordering::SeqCst) {
                 return Err(NodeError::ShuttingDown);
             }
             let template = state
                 .chain
                 .read(|chain| chain.template(data.clone(), self.payout(), now_ms()))?;
-            let stop = state.chain.start_mining();
-            let mined = miner::mine(template, &stop);
-            state.chain.stop_mining();
+            let mined = miner::mine(template, round.stop_flag());
+            drop(round);
             let Some(block) = mined else { continue };
             match self.submit_block(block.clone()) {
                 Ok(()) => return Ok(block),
@@ -380,7 +382,7 @@ impl Node {
     /// what a node does with a block mined here or handed to it by a local program.
     pub fn submit_block(&self, block: Block) -> Result<(), NodeError> {
         let state = self.state();
-        let seq = state.chain.append(&block)?;
+        state.chain.append(&block)?;
         state.log.log(format_args!(
             "[*] Mined block {} {} (difficulty {}, {})",
             block.height,
@@ -388,7 +390,7 @@ impl Node {
             block.difficulty,
             crate::log::plural(block.transactions.len(), "transaction")
         ));
-        state.new_tip(&block, None, seq);
+        state.relay(&block, None);
         Ok(())
     }
 

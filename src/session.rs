@@ -273,8 +273,7 @@ impl Session {
         match message {
             Message::Hello(_) => Err(Close::Violation("unexpected second hello".into())),
             Message::LatestBlock => {
-                let (tip, seq) = self.state.chain.read_durable(|chain| chain.tip().clone());
-                self.state.chain.wait_durable(seq);
+                let tip = self.state.chain.read_for_peers(|chain| chain.tip().clone());
                 self.send(&Message::Block(tip))
             }
             Message::Block(block) => self.on_block(block),
@@ -332,7 +331,7 @@ impl Session {
         // Decide under the lock (inside `announced`), act after releasing it.
         match self.state.chain.announced(&block) {
             Announced::Known => Ok(()),
-            Announced::Appended { seq } => {
+            Announced::Appended => {
                 self.state.log.log(format_args!(
                     "[*] Accepted block {} {} ({}) from {}",
                     block.height,
@@ -341,7 +340,7 @@ impl Session {
                     self.addr
                 ));
                 self.state.peers.gave_block(self.id, Instant::now());
-                self.state.new_tip(&block, Some(self.id), seq);
+                self.state.relay(&block, Some(self.id));
                 Ok(())
             }
             Announced::Invalid(e) => Err(Close::Violation(format!("invalid block: {e}"))),
@@ -388,7 +387,7 @@ impl Session {
         // Copy the blocks out under the lock; encode them after releasing it. A block's JSON
         // is at least as long as its data plus about 300 bytes an input and 70 an output, so
         // blocks past that much in 4 MiB could never fit in the line: they are not copied.
-        let (blocks, seq) = self.state.chain.read_durable(|chain| {
+        let blocks = self.state.chain.read_for_peers(|chain| {
             let after = chain.blocks_after(&request.locator, limit);
             let mut size = 0;
             let fit = after
@@ -402,7 +401,6 @@ impl Session {
             after[..fit.max(1).min(after.len())].to_vec()
         });
         let line = encode_blocks_within_limit(&blocks);
-        self.state.chain.wait_durable(seq);
         self.writer
             .send_line(line.into())
             .map_err(|e| Close::Quiet(e.to_string()))

@@ -1,12 +1,24 @@
 //! What every thread of a node shares: the chain state, the peer table, the address book, the
-//! log, and the node's settings. Each part has one job and its own lock, and no lock is ever
-//! held while another is taken, so there is no lock order to get wrong.
+//! log, and the node's settings. Each part has one job and its own lock.
 //!
-//! Data flows one way through the node: the listener ([`node`](crate::node)) hands each
-//! connection ([`connection`](crate::connection)) to a session ([`session`](crate::session)),
-//! which decodes [`message`](crate::message)s and acts on this state, which in turn holds the
-//! [`chain`](crate::chain). Nothing here knows about threads or sockets beyond the writers in
-//! the peer table.
+//! # Lock order
+//!
+//! A few locks nest, always in this order, outermost first: `sending` (one payment at a time)
+//! → the mining round ([`ChainState::mining_round`]) → the chain → the disk writer's queue and
+//! the miner's stop-flag slot. A thread that holds one may take a later one, never an earlier
+//! one, so two threads can never each wait for the other. Every other lock (the peer table, the
+//! address book, each connection's send queue, the log, `stats`) is a leaf: taken last, and
+//! released before any other is taken.
+//!
+//! # Which way data flows
+//!
+//! Requests flow down: the listener ([`node`](crate::node)) hands each connection
+//! ([`connection`](crate::connection)) to a session ([`session`](crate::session)), which
+//! decodes [`message`](crate::message)s and acts on this state, which in turn holds the
+//! [`chain`](crate::chain). Nothing flows back up by a call: what goes out to peers (a relay,
+//! a transaction) is put in their send queues, which the peer table holds, and each
+//! connection's writer thread takes it from there. Nothing here knows about threads or
+//! sockets beyond those queues.
 //!
 //! See `tutorial/07-client-and-server.md`.
 
@@ -82,15 +94,6 @@ impl NodeState {
         for writer in self.peers.relay_targets(except) {
             let _ = writer.send_line(Arc::clone(&line));
         }
-    }
-
-    /// Our tip changed to `tip` (change number `seq`) because of a block from connection
-    /// `source` (or mined here, `None`): abandon stale mining work and, once the change is on
-    /// disk, tell the other peers.
-    pub fn new_tip(&self, tip: &Block, source: Option<u64>, seq: u64) {
-        self.chain.tip_moved();
-        self.chain.wait_durable(seq);
-        self.relay(tip, source);
     }
 
     /// Offers a checked transaction to the mempool (from connection `source`, or `None` for

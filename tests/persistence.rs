@@ -329,3 +329,46 @@ fn a_data_dir_is_locked_while_in_use() {
     drop(first);
     assert!(Store::open(&dir.0, Network::Regtest).is_ok());
 }
+
+/// A tip read to show a peer waits until every change made before the read is on disk, whoever
+/// made it: a block appended by another session meanwhile is not relayed before it is written.
+#[test]
+fn reads_for_peers_wait_for_every_change_before_them() {
+    use peerchain::chain_state::ChainState;
+    use peerchain::log::Logger;
+    use peerchain::store::DiskWriter;
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    let dir = TempDir::new();
+    let (store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+    let mut ahead = loaded.chain.clone();
+    let block = mine_blocks(&mut ahead, 1, T, "appended meanwhile").remove(0);
+    let disk = DiskWriter::start(store, Logger::off());
+    let chain = Arc::new(ChainState::new(loaded.chain, Some(Arc::clone(&disk))));
+    let held = disk.hold();
+    // Another session appends a block; the disk is slow.
+    let appender = {
+        let chain = Arc::clone(&chain);
+        std::thread::spawn(move || chain.append(&block).map(|_| block.hash))
+    };
+    wait_for("the block recorded", || disk.recorded() == 1);
+    // This session reads the tip to relay it, as `adopt` does after connecting its branch.
+    // (Before, it read the tip and waited only for its own change: it got this block at once.)
+    let (sender, read) = mpsc::channel();
+    {
+        let (chain, disk) = (Arc::clone(&chain), Arc::clone(&disk));
+        std::thread::spawn(move || {
+            let tip = chain.read_for_peers(|chain| chain.tip().hash);
+            let _ = sender.send((tip, disk.durable()));
+        });
+    }
+    assert!(
+        read.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the tip was handed out before its block was on disk"
+    );
+    drop(held);
+    let (tip, durable) = read.recv_timeout(DEADLINE).expect("the read ends");
+    assert!(durable >= 1, "read the tip {tip} with durable {durable}");
+    assert_eq!(tip, appender.join().unwrap().expect("appended"));
+}

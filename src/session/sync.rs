@@ -225,38 +225,35 @@ impl Session {
     fn connect(&mut self) -> Handled {
         let branch = self.sync.branch.as_mut().expect("a branch to connect");
         match self.state.chain.connect_branch(branch) {
-            Ok((Outcome::Extended { height, tip, added }, seq)) => {
+            Ok(Outcome::Extended { height, tip, added }) => {
                 self.state.log.log(format_args!(
                     "[*] Accepted {added} blocks from {}, now at {height} {}",
                     self.addr,
                     tip.short()
                 ));
-                self.adopt(seq);
+                self.adopt();
             }
-            Ok((
-                Outcome::Reorganized {
-                    old_tip,
-                    new_tip,
-                    depth,
-                    added,
-                },
-                seq,
-            )) => {
+            Ok(Outcome::Reorganized {
+                old_tip,
+                new_tip,
+                depth,
+                added,
+            }) => {
                 self.state.log.log(format_args!(
                     "[*] Reorganized to the chain of {}: {depth} blocks replaced by {added}, tip {} -> {}",
                     self.addr,
                     old_tip.short(),
                     new_tip.short()
                 ));
-                self.adopt(seq);
+                self.adopt();
             }
             // Proven by its headers, but the bodies so far do not carry the work yet: hold
             // them while proven headers lie ahead.
-            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _))
+            Ok(Outcome::NotMoreWork { .. } | Outcome::Known)
                 if branch.headers().len() > branch.bodies().len() => {}
             // No proven header is left ahead, and the bodies do not beat our chain (another
             // peer moved it on meanwhile): drop them, and have the peer prove its chain again.
-            Ok((Outcome::NotMoreWork { .. } | Outcome::Known, _)) => {
+            Ok(Outcome::NotMoreWork { .. } | Outcome::Known) => {
                 self.sync.branch = None;
                 self.sync.in_flight = None;
                 let locator = self.state.chain.read(|chain| chain.locator());
@@ -269,11 +266,12 @@ impl Session {
         Ok(())
     }
 
-    /// The branch's bodies are now our chain: announce the new tip.
-    fn adopt(&mut self, seq: u64) {
-        let tip = self.state.chain.read(|chain| chain.tip().clone());
+    /// The branch's bodies are now our chain: announce our tip. It is read for peers, so it is
+    /// on disk even if another session moved it on since our branch connected.
+    fn adopt(&mut self) {
+        let tip = self.state.chain.read_for_peers(|chain| chain.tip().clone());
         self.state.peers.gave_block(self.id, Instant::now());
-        self.state.new_tip(&tip, Some(self.id), seq);
+        self.state.relay(&tip, Some(self.id));
     }
 }
 

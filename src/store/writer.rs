@@ -30,6 +30,8 @@ pub struct DiskWriter {
     /// The number of the last change on disk (`u64::MAX` once the writer has stopped).
     durable: Mutex<u64>,
     synced: Condvar,
+    /// Taken by the writer around each write: [`hold`](Self::hold) makes it wait.
+    hold: Mutex<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -46,6 +48,7 @@ impl DiskWriter {
             recorded: AtomicU64::new(0),
             durable: Mutex::new(0),
             synced: Condvar::new(),
+            hold: Mutex::new(()),
             thread: Mutex::new(None),
         });
         let shared = std::sync::Arc::clone(&writer);
@@ -67,6 +70,17 @@ impl DiskWriter {
     /// The number of the last change handed over (read it under the chain lock).
     pub fn recorded(&self) -> u64 {
         self.recorded.load(Ordering::SeqCst)
+    }
+
+    /// The number of the last change on disk.
+    pub fn durable(&self) -> u64 {
+        *lock(&self.durable)
+    }
+
+    /// Holds the writer before its next write until the guard is dropped: a slow disk on
+    /// demand, so tests can show that nothing reaches a peer before it is written.
+    pub fn hold(&self) -> MutexGuard<'_, ()> {
+        lock(&self.hold)
     }
 
     /// Blocks until change `seq` is on disk.
@@ -99,6 +113,7 @@ impl DiskWriter {
         for job in jobs {
             match job {
                 Job::Chain(seq, change) => {
+                    let _held = lock(&self.hold);
                     if !failed {
                         if let Err(e) = store.apply(&change) {
                             // A production node would stop here; we say so loudly and carry on
