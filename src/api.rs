@@ -2,9 +2,12 @@
 //! P2P node.
 //!
 //! Routing is a `match` on the method and the path's segments, as the P2P side matches on
-//! [`Message`](crate::message::Message). Every handler calls the same [`Node`] methods the
-//! console calls, so the two never disagree, and none holds the chain lock while it talks to
-//! the socket: the node's methods copy out and release before the answer is written.
+//! [`Message`](crate::message::Message). Every handler reaches the node only through [`Node`]'s
+//! methods, the same ones the console calls where the two have the same command (`mine`,
+//! `send`, `balance`, `tx`, `peers`, ...), so the two never disagree. None holds the chain lock
+//! while it encodes or talks to the socket: the node's methods copy out under the lock and
+//! release it, and the handler builds its JSON from the copy (as the P2P side does for
+//! `blocks`).
 //!
 //! # Who may change things
 //!
@@ -29,7 +32,7 @@ use crate::hash::Hash;
 use crate::http::Response;
 use crate::http::{HttpServer, Request};
 use crate::node::Node;
-use crate::transaction::{Address, Transaction};
+use crate::transaction::Transaction;
 use crate::wallet::{format_coins, parse_address, parse_coins, Balance, DEFAULT_FEE};
 use crate::Block;
 use serde_json::{json, Value};
@@ -228,14 +231,12 @@ fn blocks(node: &Node, request: &Request) -> Result<Value, Response> {
     };
     let from = number("from", tip)?.min(tip);
     let limit = number("limit", 10)?.clamp(1, MAX_BLOCKS_PER_PAGE);
-    let lowest = (from + 1).saturating_sub(limit);
-    let list = node.with_chain(|chain| {
-        (lowest..=from)
-            .rev()
-            .filter_map(|h| chain.block(h))
-            .map(block_json)
-            .collect::<Vec<Value>>()
-    });
+    // Copied out under the lock, encoded here after it is released.
+    let list: Vec<Value> = node
+        .blocks_down_from(from, limit)
+        .iter()
+        .map(block_json)
+        .collect();
     Ok(json!({ "tip": tip, "blocks": list }))
 }
 
@@ -243,10 +244,7 @@ fn block(node: &Node, id: &str) -> Result<Value, Response> {
     let found = if let Ok(height) = id.parse::<u64>() {
         node.block(height)
     } else if let Ok(hash) = id.parse::<Hash>() {
-        node.with_chain(|chain| {
-            let height = chain.height_of(&hash)?;
-            chain.block(height).cloned()
-        })
+        node.block_by_hash(&hash)
     } else {
         return Err(bad(format!(
             "{:?} is neither a height nor a block hash",
@@ -292,39 +290,18 @@ fn address(node: &Node, text: &str) -> Result<Value, Response> {
             Value::Object(value)
         })
         .collect();
-    let recent = node.with_chain(|chain| {
-        let low = tip.saturating_sub(ADDRESS_HISTORY_BLOCKS);
-        let mut found = Vec::new();
-        for entry in chain.mempool().entries() {
-            if touches(&entry.tx, &address) {
-                found.push(json!({ "txid": entry.tx.txid, "height": null }));
-            }
-        }
-        for h in (low..=tip).rev() {
-            let Some(block) = chain.block(h) else {
-                continue;
-            };
-            for tx in block.transactions.iter().filter(|tx| touches(tx, &address)) {
-                found.push(json!({ "txid": tx.txid, "height": h }));
-            }
-        }
-        found
-    });
+    let low = tip.saturating_sub(ADDRESS_HISTORY_BLOCKS);
+    let recent: Vec<Value> = node
+        .history(&address, tip, low)
+        .into_iter()
+        .map(|(txid, height)| json!({ "txid": txid, "height": height }))
+        .collect();
     let mut value = serde_json::Map::new();
     value.insert("address".into(), json!(address));
     value.insert("balance".into(), balance_json(&balance));
     value.insert("utxos".into(), json!(utxos));
     value.insert("recent".into(), json!(recent));
     Ok(Value::Object(value))
-}
-
-/// Does `tx` pay `address`, or spend with its key?
-fn touches(tx: &Transaction, address: &Address) -> bool {
-    tx.outputs.iter().any(|o| o.address == *address)
-        || tx
-            .inputs
-            .iter()
-            .any(|i| crate::transaction::key_address(&i.public_key) == Some(*address))
 }
 
 fn peers(node: &Node) -> Value {

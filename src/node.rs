@@ -328,6 +328,61 @@ impl Node {
         self.with_chain(|chain| chain.block(height).cloned())
     }
 
+    /// The active block with this hash.
+    pub fn block_by_hash(&self, hash: &Hash) -> Option<Block> {
+        self.with_chain(|chain| chain.block(chain.height_of(hash)?).cloned())
+    }
+
+    /// Up to `count` active blocks from `height` down, newest first: copied under the lock, so
+    /// the caller encodes them after it is released (encoding 100 full blocks takes far longer
+    /// than copying them).
+    pub fn blocks_down_from(&self, height: u64, count: u64) -> Vec<Block> {
+        let lowest = (height + 1).saturating_sub(count);
+        self.with_chain(|chain| {
+            (lowest..=height)
+                .rev()
+                .filter_map(|h| chain.block(h).cloned())
+                .collect()
+        })
+    }
+
+    /// The transactions that pay `address` or spend with its key: those in the mempool (height
+    /// `None`), then those in the active blocks from `height` down to `lowest`, newest first.
+    ///
+    /// Finding them hashes every input's key, so the blocks are scanned a few at a time, each
+    /// few under a lock of its own: other threads get the chain between them. (A reorganization
+    /// meanwhile can make the list mix two chains; Bitcoin Core's address index, `-txindex` and
+    /// the wallet's own records avoid the scan altogether.)
+    pub fn history(&self, address: &Address, height: u64, lowest: u64) -> Vec<(Hash, Option<u64>)> {
+        const BLOCKS_PER_LOCK: u64 = 10;
+        let mut found: Vec<(Hash, Option<u64>)> = self.with_chain(|chain| {
+            let entries = chain.mempool().entries().into_iter();
+            entries
+                .filter(|e| wallet::touches(&e.tx, address))
+                .map(|e| (e.tx.txid, None))
+                .collect()
+        });
+        let mut top = height;
+        while top >= lowest {
+            let bottom = top.saturating_sub(BLOCKS_PER_LOCK - 1).max(lowest);
+            self.with_chain(|chain| {
+                for h in (bottom..=top).rev() {
+                    let Some(block) = chain.block(h) else {
+                        continue;
+                    };
+                    let txs = block.transactions.iter();
+                    let touching = txs.filter(|tx| wallet::touches(tx, address));
+                    found.extend(touching.map(|tx| (tx.txid, Some(h))));
+                }
+            });
+            if bottom == 0 {
+                break;
+            }
+            top = bottom - 1;
+        }
+        found
+    }
+
     /// The handshaken peers, sorted by address.
     pub fn peers(&self) -> Vec<PeerInfo> {
         self.state().peers.infos()

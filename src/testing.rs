@@ -5,7 +5,7 @@ use crate::block::Block;
 use crate::chain::Blockchain;
 use crate::crypto::keys::SecretKey;
 use crate::store::Store;
-use crate::transaction::Address;
+use crate::transaction::{Address, OutPoint, Output, Transaction};
 use std::io;
 use std::sync::atomic::AtomicBool;
 
@@ -55,6 +55,58 @@ pub fn mine_blocks(chain: &mut Blockchain, count: usize, spacing_ms: u64, tag: &
         mined.push(block);
     }
     mined
+}
+
+/// A regtest chain that ends in `full` blocks near rule 7's limit: 39 transactions each, every
+/// one spending a coin of [`miner_key`] into 99 outputs back to it (3 902 inputs and outputs
+/// with the coinbase, of the 4 000 allowed). For tests and benchmarks of what big blocks cost
+/// to serve. The signatures are real: about 40 a block, signed and checked once each.
+pub fn full_blocks_chain(full: usize) -> Blockchain {
+    const PER_BLOCK: usize = 39;
+    const OUTPUTS: usize = 99;
+    let mut chain = Blockchain::new(crate::params::Network::Regtest);
+    let key = miner_key();
+    let spacing = chain.params().target_block_ms;
+    let splits = (full * PER_BLOCK).div_ceil(OUTPUTS);
+    // Coinbases to split, then 10 more blocks so they are mature.
+    mine_blocks(&mut chain, splits + 10, spacing, "funds");
+    let spend_into_99 = |chain: &mut Blockchain, from: OutPoint, amount: u64| {
+        let each = amount / OUTPUTS as u64;
+        let outputs = vec![
+            Output {
+                address: miner_address(),
+                amount: each
+            };
+            OUTPUTS
+        ];
+        let mut tx = Transaction::new(&[from], outputs);
+        tx.sign(&key);
+        let txid = tx.txid;
+        chain
+            .accept_transaction(tx.verify().expect("signed"))
+            .expect("a fresh coin pays it");
+        (txid, each)
+    };
+    let mut coins = Vec::new();
+    for height in 1..=splits as u64 {
+        let coinbase = chain.block(height).expect("mined").transactions[0].clone();
+        let from = OutPoint {
+            txid: coinbase.txid,
+            index: 0,
+        };
+        let (txid, each) = spend_into_99(&mut chain, from, coinbase.outputs[0].amount);
+        coins.extend((0..OUTPUTS as u32).map(|index| (OutPoint { txid, index }, each)));
+    }
+    while !chain.mempool().is_empty() {
+        mine_blocks(&mut chain, 1, spacing, "splits");
+    }
+    for block in coins.chunks(PER_BLOCK).take(full) {
+        for &(from, amount) in block {
+            spend_into_99(&mut chain, from, amount);
+        }
+        mine_blocks(&mut chain, 1, spacing, "full");
+    }
+    chain
 }
 
 /// Does the first half of a rewrite of `store` (keeping heights below `keep`, then `blocks`)

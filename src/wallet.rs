@@ -231,6 +231,16 @@ pub struct TxInfo {
     pub confirmations: u64,
 }
 
+/// Does `tx` pay `address`, or spend with its key? (Hashes each input's key: see
+/// [`Node::history`](crate::node::Node::history).)
+pub fn touches(tx: &Transaction, address: &Address) -> bool {
+    tx.outputs.iter().any(|o| o.address == *address)
+        || tx
+            .inputs
+            .iter()
+            .any(|i| crate::transaction::key_address(&i.public_key) == Some(*address))
+}
+
 /// Where transaction `txid` is, if the mempool or the active chain has it.
 pub fn find_transaction(chain: &Blockchain, txid: &Hash) -> Option<TxInfo> {
     let (tx, height) = chain.transaction(txid)?;

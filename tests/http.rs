@@ -471,3 +471,58 @@ fn connections_are_capped_at_64() {
     });
     drop(silent);
 }
+
+/// The HTTP twin of `serving_big_blocks_does_not_hold_the_chain`: while a reader pulls pages
+/// of 100 full blocks (3 900 inputs and outputs each) as fast as it can, a peer's
+/// `latest_block` is answered promptly, because the App copies the blocks out under the chain
+/// lock and builds their JSON after releasing it. (When it built the JSON under the lock, a
+/// `latest_block` waited 630 ms in this build.)
+#[test]
+fn big_api_pages_do_not_hold_the_chain() {
+    use peerchain::message::Message;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let chain = peerchain::testing::full_blocks_chain(100);
+    let (node, server) = app_with(chain);
+    let addr = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..1)
+        .map(|_| {
+            let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let raw = format!("GET /api/blocks?limit=100 HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+                    let (status, _, body) = exchange(addr, raw.as_bytes());
+                    assert_eq!(status, 200);
+                    assert!(body.len() > 10_000_000, "{} bytes", body.len());
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let mut asker = RawPeer::connect(&node);
+    asker.handshake("00000000000000d6");
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    let mut asked = 0;
+    while asked < 40 || answered.load(Ordering::SeqCst) < 3 {
+        assert!(started.elapsed() < DEADLINE, "the readers got no answers");
+        let sent = Instant::now();
+        asker.send(&Message::LatestBlock);
+        asker.recv_until(|m| matches!(m, Message::Block(_)).then_some(()));
+        slowest = slowest.max(sent.elapsed());
+        asked += 1;
+    }
+    stop.store(true, Ordering::SeqCst);
+    eprintln!(
+        "slowest {slowest:?} asked {asked} answered {}",
+        answered.load(Ordering::SeqCst)
+    );
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert!(
+        slowest < Duration::from_millis(200),
+        "a latest_block took {slowest:?} while a reader pulled big pages"
+    );
+}
