@@ -465,6 +465,11 @@ pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainErr
 /// does not depend on which thread got there first. Bitcoin Core keeps a pool of script-check
 /// threads for the same job (`-par`).
 pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
+    check_signatures_on(block, crate::miner::default_threads())
+}
+
+/// [`check_signatures`] with at most `cores` threads (tests pin the split on any machine).
+fn check_signatures_on(block: &Block, cores: usize) -> Result<(), ChainError> {
     let jobs: Vec<(&Transaction, usize)> = block
         .transactions
         .iter()
@@ -479,7 +484,7 @@ pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
                 error: Box::new(error),
             })
     };
-    let threads = (jobs.len() / MIN_SIGNATURES_PER_THREAD).min(crate::miner::default_threads());
+    let threads = (jobs.len() / MIN_SIGNATURES_PER_THREAD).min(cores);
     if threads <= 1 {
         return jobs.iter().try_for_each(check);
     }
@@ -649,4 +654,99 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keys::SecretKey;
+    use crate::transaction::{OutPoint, Output, Transaction};
+
+    /// A block of 32 transactions of two inputs each (64 signatures), every one valid, after
+    /// a coinbase: enough to split across threads.
+    fn signed_block() -> Block {
+        let key = SecretKey::from_bytes(&[7; 32]).expect("a valid key");
+        let address = crate::transaction::Address::of(&key.public_key());
+        let mut transactions = vec![Transaction::coinbase(1, vec![])];
+        for n in 0..32u8 {
+            let spends = [0, 1].map(|index| OutPoint {
+                txid: Hash([n; 32]),
+                index,
+            });
+            let mut tx = Transaction::new(&spends, vec![Output { address, amount: 1 }]);
+            tx.sign(&key);
+            transactions.push(tx);
+        }
+        Block::new(1, 0, Hash::ZERO, 0, 0, vec![], transactions)
+    }
+
+    /// Breaks signature job `job` (the inputs after the coinbase, in block order) by giving it
+    /// another transaction's signature: well formed, but not of this txid.
+    fn break_job(block: &mut Block, job: usize) {
+        let other = block.transactions[1 + (job / 2 + 1) % 32].inputs[0]
+            .signature
+            .clone();
+        block.transactions[1 + job / 2].inputs[job % 2].signature = other;
+    }
+
+    /// The txid and input of the failure a check reports.
+    fn failure(block: &Block, cores: usize) -> Option<(Hash, usize)> {
+        match check_signatures_on(block, cores) {
+            Ok(()) => None,
+            Err(ChainError::Transaction { txid, error, .. }) => match *error {
+                TxError::BadSignature { input } => Some((txid, input)),
+                other => panic!("not a bad signature: {other}"),
+            },
+            Err(other) => panic!("not a transaction error: {other}"),
+        }
+    }
+
+    fn job(block: &Block, job: usize) -> Option<(Hash, usize)> {
+        Some((block.transactions[1 + job / 2].txid, job % 2))
+    }
+
+    /// Split across 1, 2, 3 or 4 threads, a bad signature is found wherever it is: first, at
+    /// the end or the start of a thread's run, in the middle, last.
+    #[test]
+    fn a_bad_signature_is_found_in_every_run() {
+        let good = signed_block();
+        for cores in 1..=4 {
+            assert_eq!(failure(&good, cores), None, "{cores} threads");
+            for bad in [0, 15, 16, 21, 22, 31, 32, 33, 47, 48, 63] {
+                let mut block = good.clone();
+                break_job(&mut block, bad);
+                assert_eq!(
+                    failure(&block, cores),
+                    job(&block, bad),
+                    "job {bad} on {cores} threads"
+                );
+            }
+        }
+    }
+
+    /// With several bad signatures in different threads' runs, the one reported is the first
+    /// in block order, whichever thread finds its own first.
+    #[test]
+    fn the_first_bad_signature_in_block_order_is_reported() {
+        for bads in [
+            [5, 40, 60],
+            [31, 32, 63],
+            [17, 50, 33],
+            [62, 63, 61],
+            [48, 16, 32],
+        ] {
+            let mut block = signed_block();
+            for bad in bads {
+                break_job(&mut block, bad);
+            }
+            let first = *bads.iter().min().expect("three");
+            for cores in 1..=4 {
+                assert_eq!(
+                    failure(&block, cores),
+                    job(&block, first),
+                    "bad jobs {bads:?} on {cores} threads"
+                );
+            }
+        }
+    }
 }
