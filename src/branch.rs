@@ -36,16 +36,27 @@ pub enum BranchError {
     Invalid(ChainError),
     /// A body whose header is not the one the peer sent for that height.
     NotTheHeader {
+        /// Height of the body.
         height: u64,
+        /// The body's hash.
         hash: Hash,
+        /// The hash of the header the peer sent for that height.
         header: Hash,
     },
     /// Headers or bodies that do not continue the branch.
-    DoesNotConnect { height: u64, previous_hash: Hash },
+    DoesNotConnect {
+        /// Height of the header or body that does not fit.
+        height: u64,
+        /// The parent it names.
+        previous_hash: Hash,
+    },
     /// One more header would pass the cap for a branch whose work is not proven.
     Unproven {
+        /// Height of the fork point.
         fork: u64,
+        /// How many headers the branch would hold.
         headers: usize,
+        /// The cap in bytes (`max_unproven_header_bytes`).
         cap: usize,
     },
 }

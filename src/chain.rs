@@ -42,31 +42,42 @@ pub const LOCATOR_DENSE: usize = 10;
 /// ahead. (Above our tip `ours` is 0 and every block has work, so a branch that extends the tip
 /// always wins.) [`Blockchain::connect_branch`] decides with it, and [`Branch::proven`] asks
 /// the same question of headers before their bodies are worth fetching.
-pub(crate) fn more_work(theirs: u128, ours: u128) -> bool {
+pub fn more_work(theirs: u128, ours: u128) -> bool {
     theirs > ours
 }
 
-/// What [`Blockchain::evaluate_branch`] did with a branch.
+/// What fork choice ([`Blockchain::connect_branch`]) did with a branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The branch started at our tip; its blocks were appended.
     Extended {
+        /// How many blocks became part of the active chain.
         added: usize,
+        /// Our new tip.
         tip: Hash,
+        /// Its height.
         height: u64,
     },
     /// The branch had more work than our blocks after the fork point; we switched to it.
     Reorganized {
+        /// Our tip before.
         old_tip: Hash,
+        /// Our tip now.
         new_tip: Hash,
         /// How many of our blocks were taken off the active chain.
         depth: u64,
+        /// How many blocks became part of the active chain.
         added: usize,
     },
     /// Every block of the branch is already on our active chain.
     Known,
     /// The branch is valid but does not have strictly more work than ours: we keep ours.
-    NotMoreWork { branch_work: u128, our_work: u128 },
+    NotMoreWork {
+        /// Work of the branch above the fork point.
+        branch_work: u128,
+        /// Work of our blocks above the fork point.
+        our_work: u128,
+    },
 }
 
 /// The active chain of one network, from genesis to tip.

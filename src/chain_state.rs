@@ -63,7 +63,10 @@ pub enum Announced {
     Invalid(ChainError),
     /// It does not sit on our tip: an unknown parent, or a tip further ahead. Sync from the
     /// peer with this locator.
-    NotOnOurTip { locator: Vec<Hash> },
+    NotOnOurTip {
+        /// Our locator, to send with `get_headers`.
+        locator: Vec<Hash>,
+    },
 }
 
 /// Locks a mutex, recovering from poisoning. Our critical sections do not panic; if one ever

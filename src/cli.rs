@@ -1,5 +1,6 @@
 //! The command line: `peerchain <port> [peer ...] [options]`, parsed by hand (no `clap`: the
-//! design allows four crates, and this is twenty lines).
+//! design allows four crates, and a parser for a port, some peers and a few options is a
+//! short loop over the arguments).
 //!
 //! See `tutorial/13-classroom-network.md`.
 

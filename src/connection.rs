@@ -56,9 +56,15 @@ pub enum NetError {
     /// No complete message arrived before the deadline or the socket's read timeout.
     Timeout,
     /// A line reached the length limit without a newline.
-    LineTooLong { limit: usize },
+    LineTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The peer closed the connection part way through a line.
-    ClosedMidMessage { bytes: usize },
+    ClosedMidMessage {
+        /// How many bytes of the unfinished line had arrived.
+        bytes: usize,
+    },
     /// A complete line that is not a valid message; the string is the reason.
     Malformed(String),
     /// The socket failed.
@@ -97,9 +103,19 @@ impl From<io::Error> for NetError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
     /// The queue would pass [`MAX_QUEUED_BYTES`].
-    QueueFull { queued: usize, line: usize },
+    QueueFull {
+        /// Bytes already waiting in the queue.
+        queued: usize,
+        /// Bytes of the line that did not fit.
+        line: usize,
+    },
     /// A line was not fully written within the write timeout.
-    WriteTimedOut { bytes: usize, timeout_ms: u128 },
+    WriteTimedOut {
+        /// Bytes of the line being written.
+        bytes: usize,
+        /// The write timeout, in milliseconds.
+        timeout_ms: u128,
+    },
     /// The socket failed while writing.
     WriteFailed(String),
     /// The connection is closing or closed.

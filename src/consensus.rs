@@ -45,97 +45,163 @@ const MIN_SIGNATURES_PER_THREAD: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainError {
     /// Rule 1: the version is not 1.
-    BadVersion { height: u64, version: u32 },
+    BadVersion {
+        /// Height of the block.
+        height: u64,
+        /// The version it has.
+        version: u32,
+    },
     /// Rule 2: the height is not the parent's plus one.
-    BadHeight { height: u64, expected: u64 },
+    BadHeight {
+        /// Height of the block.
+        height: u64,
+        /// The parent's height + 1.
+        expected: u64,
+    },
     /// Rule 2: `previous_hash` is not the parent's hash.
     BadPreviousHash {
+        /// Height of the block.
         height: u64,
+        /// The `previous_hash` it names.
         previous_hash: Hash,
+        /// The parent's hash.
         expected: Hash,
     },
     /// Rule 3: `hash` is not SHA-256 of the header bytes.
     BadHash {
+        /// Height of the block.
         height: u64,
+        /// The hash the block says it has.
         claimed: Hash,
+        /// SHA-256 of its header bytes.
         computed: Hash,
     },
     /// Rule 3: the hash does not have `difficulty` leading zero bits.
     InsufficientWork {
+        /// Height of the block.
         height: u64,
+        /// The block's hash.
         hash: Hash,
+        /// The leading zero bits it claims.
         difficulty: u32,
     },
     /// Rule 4: `merkle_root` does not match the data and the txids.
     BadMerkleRoot {
+        /// Height of the block.
         height: u64,
+        /// The root in the header.
         claimed: Hash,
+        /// The root of its data and transactions.
         computed: Hash,
     },
     /// Rule 4: more data items than a block may carry.
     TooManyItems {
+        /// Height of the block.
         height: u64,
+        /// How many data items it has.
         count: usize,
+        /// The most allowed.
         max: usize,
     },
     /// Rule 4: more data bytes than a block may carry.
     TooManyBytes {
+        /// Height of the block.
         height: u64,
+        /// How many data bytes it has.
         bytes: usize,
+        /// The most allowed.
         max: usize,
     },
     /// Rule 5: the difficulty is not what the retarget rule expects.
     BadDifficulty {
+        /// Height of the block.
         height: u64,
+        /// The difficulty it has.
         difficulty: u32,
+        /// The difficulty the retarget rule gives.
         expected: u32,
     },
     /// Rule 6: the timestamp is not after the median time past of the parent.
     TimestampNotAfterMedian {
+        /// Height of the block.
         height: u64,
+        /// Its timestamp, in ms.
         timestamp: u64,
+        /// The median time past of its parent, in ms.
         median: u64,
     },
     /// Rule 6: the timestamp is too far ahead of our clock.
     TimestampTooFarAhead {
+        /// Height of the block.
         height: u64,
+        /// Its timestamp, in ms.
         timestamp: u64,
+        /// Our clock plus the allowed drift, in ms.
         max: u64,
     },
     /// Rule 7: a transaction breaks a rule (see [`TxError`]; boxed, as it is the largest
     /// reason and would make every `Result` carrying a `ChainError` twice as big).
     Transaction {
+        /// Height of the block.
         height: u64,
+        /// The transaction's txid.
         txid: Hash,
+        /// The rule it breaks.
         error: Box<TxError>,
     },
     /// Rule 7: a block above genesis without transactions (it needs a coinbase).
-    NoCoinbase { height: u64 },
+    NoCoinbase {
+        /// Height of the block.
+        height: u64,
+    },
     /// Rule 7: more transactions than a block may carry.
     TooManyTransactions {
+        /// Height of the block.
         height: u64,
+        /// How many transactions it has, the coinbase included.
         count: usize,
+        /// The most allowed.
         max: usize,
     },
     /// Rule 7: more inputs plus outputs than a block may carry.
     TooManyInOuts {
+        /// Height of the block.
         height: u64,
+        /// Inputs plus outputs over its transactions.
         count: usize,
+        /// The most allowed.
         max: usize,
     },
     /// Rule 7: the coinbase pays more than the subsidy plus the fees.
     CoinbaseOverpays {
+        /// Height of the block.
         height: u64,
+        /// What the coinbase pays, in units.
         paid: u64,
+        /// The subsidy at this height, in units.
         subsidy: u64,
+        /// The block's fees, in units.
         fees: u64,
     },
     /// Rule 7: the fees, or the fees plus the subsidy, add up past 2^64 − 1.
-    FeesOverflow { height: u64 },
+    FeesOverflow {
+        /// Height of the block.
+        height: u64,
+    },
     /// A branch whose first new block's parent is not on our chain.
-    UnknownParent { height: u64, previous_hash: Hash },
+    UnknownParent {
+        /// Height of the first new block.
+        height: u64,
+        /// The parent it names.
+        previous_hash: Hash,
+    },
     /// A chain whose first block is not this network's genesis.
-    WrongGenesis { found: Hash, expected: Hash },
+    WrongGenesis {
+        /// The first block's hash.
+        found: Hash,
+        /// This network's genesis hash.
+        expected: Hash,
+    },
 }
 
 impl fmt::Display for ChainError {

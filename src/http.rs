@@ -172,7 +172,10 @@ pub enum HttpError {
     /// The request line and headers passed [`MAX_HEAD_BYTES`]: 431.
     HeadTooLarge,
     /// `Content-Length` over [`MAX_BODY_BYTES`]: 413.
-    BodyTooLarge { length: u64 },
+    BodyTooLarge {
+        /// The `Content-Length` the client sent.
+        length: u64,
+    },
     /// The request did not arrive within [`READ_DEADLINE`]: 408-like; we answer 400.
     TooSlow,
     /// The connection failed or closed early: no answer.

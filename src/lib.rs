@@ -59,6 +59,8 @@
 //!   methods as the console.
 //! - [`cli`]: the command line, parsed by hand.
 
+#![warn(missing_docs)]
+
 pub mod address_book;
 pub mod api;
 pub mod block;

@@ -60,15 +60,21 @@ pub enum Rejected {
     Known,
     /// An input spends what a transaction already in the pool spends; the first one stays.
     Conflict {
+        /// Which of its inputs, counting from 0.
         input: usize,
+        /// The output both spend.
         outpoint: OutPoint,
+        /// The txid of the transaction in the pool.
         with: Hash,
     },
     /// It spends an output that is unknown, spent or immature on our chain. Normal in races
     /// and reorganizations: it may be fine on another chain, or later.
     NotSpendable(TxError),
     /// The pool is full and the fee rate does not beat the lowest one there.
-    Full { fee: u64 },
+    Full {
+        /// Its fee, in units.
+        fee: u64,
+    },
 }
 
 impl Rejected {

@@ -103,8 +103,8 @@ mod tests {
         );
     }
 
-    /// The vectors for blocks with transactions: leaves for data first, then one per
-    /// txid with its own prefix.
+    /// The vectors for blocks with transactions (the coinbase of appendix B's worked block among
+    /// them): leaves for data first, then one per txid with its own prefix.
     #[test]
     fn block_roots_with_transactions() {
         let coinbase: Hash = "1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"

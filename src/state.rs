@@ -57,18 +57,27 @@ pub struct SyncStats {
 
 /// The node's shared state.
 pub(crate) struct NodeState {
+    /// The node's settings, fixed at start.
     pub config: Config,
+    /// The random id this node sends in `hello` (16 hex digits).
     pub node_id: String,
+    /// The address the listener is bound to.
     pub listen_addr: SocketAddr,
+    /// The chain, with the disk writer and the mining round that follow it.
     pub chain: ChainState,
+    /// The connections: handshakes, duplicates, eviction, relay targets.
     pub peers: PeerTable,
+    /// The addresses the node knows, for dialing.
     pub book: AddressBook,
+    /// Log lines, through a bounded queue to the logger thread.
     pub log: Logger,
     /// The node's key: its address receives what it mines (from the "Money" part on).
     pub wallet: SecretKey,
     /// Held while the wallet builds and submits a payment, so two never pick the same coins.
     pub sending: Mutex<()>,
+    /// Counters about catching up.
     pub stats: Mutex<SyncStats>,
+    /// Set once shutdown begins: loops see it and end.
     pub stopping: AtomicBool,
 }
 

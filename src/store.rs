@@ -63,27 +63,49 @@ const LOCK_RETRIES: usize = 20;
 #[derive(Debug)]
 pub enum StoreError {
     /// The file system refused.
-    Io { path: PathBuf, error: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error the operating system gave.
+        error: io::Error,
+    },
     /// Another node holds the directory's lock.
-    InUse { dir: PathBuf },
+    InUse {
+        /// The network's directory.
+        dir: PathBuf,
+    },
     /// The key file exists but does not hold a key.
-    BadWallet { path: PathBuf, reason: String },
+    BadWallet {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A line in the middle of the file is not a block.
     NotABlock {
+        /// The file.
         path: PathBuf,
+        /// The line, counting from 1.
         line: usize,
+        /// What the JSON parser said.
         reason: String,
     },
     /// The first line is not this network's genesis.
     WrongGenesis {
+        /// The blocks file.
         path: PathBuf,
+        /// The first block's hash.
         found: Hash,
+        /// The network the directory is for.
         network: Network,
     },
     /// A block breaks a consensus rule.
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// The line, counting from 1.
         line: usize,
+        /// The rule it breaks.
         error: ChainError,
     },
 }
@@ -130,7 +152,9 @@ pub enum Change {
     Append(Vec<Block>),
     /// Everything above `fork_height` was replaced by `blocks`.
     Reorg {
+        /// Height of the last block kept.
         fork_height: u64,
+        /// The blocks that follow it now.
         blocks: Vec<Block>,
     },
 }

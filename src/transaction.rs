@@ -179,50 +179,112 @@ pub struct Transaction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxError {
     /// No inputs, or more than [`MAX_TX_INPUTS`].
-    InputCount { count: usize },
+    InputCount {
+        /// How many inputs it has.
+        count: usize,
+    },
     /// No outputs, or more than [`MAX_TX_OUTPUTS`].
-    OutputCount { count: usize },
+    OutputCount {
+        /// How many outputs it has.
+        count: usize,
+    },
     /// An output of amount 0.
-    ZeroAmount { output: usize },
+    ZeroAmount {
+        /// Which output, counting from 0.
+        output: usize,
+    },
     /// The `txid` field is not the hash of the transaction bytes.
-    BadTxid { claimed: Hash, computed: Hash },
+    BadTxid {
+        /// The txid it says it has.
+        claimed: Hash,
+        /// SHA-256 of its bytes.
+        computed: Hash,
+    },
     /// The coinbase breaks its shape (the text says how).
-    BadCoinbase { reason: String },
+    BadCoinbase {
+        /// What is wrong with its shape.
+        reason: String,
+    },
     /// A coinbase-style input (zero `prev_txid`) outside a block's first transaction.
-    CoinbaseInput { input: usize },
+    CoinbaseInput {
+        /// Which input, counting from 0.
+        input: usize,
+    },
     /// Two inputs of the block (this one and an earlier one) spend one output.
-    SpentTwice { input: usize, outpoint: OutPoint },
+    SpentTwice {
+        /// Which input, counting from 0.
+        input: usize,
+        /// The output spent twice.
+        outpoint: OutPoint,
+    },
     /// The public key does not parse or is not on the curve.
-    BadPublicKey { input: usize, error: CryptoError },
+    BadPublicKey {
+        /// Which input, counting from 0.
+        input: usize,
+        /// Why the key does not parse.
+        error: CryptoError,
+    },
     /// The signature is not 128 hex digits.
-    BadSignatureEncoding { input: usize, error: CryptoError },
+    BadSignatureEncoding {
+        /// Which input, counting from 0.
+        input: usize,
+        /// Why the signature does not parse.
+        error: CryptoError,
+    },
     /// The signature does not verify (wrong key, wrong message, high s, r or s out of range).
-    BadSignature { input: usize },
+    BadSignature {
+        /// Which input, counting from 0.
+        input: usize,
+    },
     /// The outputs add up past 2^64 − 1.
     OutputsOverflow,
     /// The spent output does not exist on this chain.
-    UnknownOutput { input: usize, outpoint: OutPoint },
+    UnknownOutput {
+        /// Which input, counting from 0.
+        input: usize,
+        /// The output it names.
+        outpoint: OutPoint,
+    },
     /// The spent output existed on this chain but is spent already.
-    AlreadySpent { input: usize, outpoint: OutPoint },
+    AlreadySpent {
+        /// Which input, counting from 0.
+        input: usize,
+        /// The output it names.
+        outpoint: OutPoint,
+    },
     /// A coinbase output spent before it matured.
     Immature {
+        /// Which input, counting from 0.
         input: usize,
+        /// The output it spends.
         outpoint: OutPoint,
+        /// Height of the coinbase that made the output.
         created: u64,
+        /// The first height at which it may be spent.
         spendable: u64,
+        /// Height of the block (or next block) that spends it.
         height: u64,
     },
     /// The key does not hash to the spent output's address.
     WrongOwner {
+        /// Which input, counting from 0.
         input: usize,
+        /// The output it spends.
         outpoint: OutPoint,
+        /// The address of the input's key.
         key_address: Address,
+        /// The address the output pays.
         owner: Address,
     },
     /// The inputs add up past 2^64 − 1.
     InputsOverflow,
     /// The outputs are worth more than the inputs.
-    Overspends { inputs: u64, outputs: u64 },
+    Overspends {
+        /// What the inputs bring, in units.
+        inputs: u64,
+        /// What the outputs pay, in units.
+        outputs: u64,
+    },
 }
 
 impl fmt::Display for TxError {
@@ -426,9 +488,10 @@ impl Transaction {
     }
 
     /// Rule 7 for a transaction that is not a coinbase, as far as it can be checked with
-    /// nothing else in sight: the counts, the amounts, the txid, no input twice, and keys and
+    /// nothing else in sight: the counts, the amounts, the txid, no input twice, and
     /// signatures that parse. Cheap; [`check_signatures`](Self::check_signatures) is the
-    /// costly part.
+    /// costly part, and it parses the keys too (decompressing a key costs a square root mod p,
+    /// as much as a few dozen hashes, so it waits until the signatures are checked).
     pub fn check_alone(&self) -> Result<(), TxError> {
         let count = self.inputs.len();
         if count == 0 || count > MAX_TX_INPUTS {
@@ -540,7 +603,8 @@ mod tests {
         Address::of(&secret(n).public_key())
     }
 
-    /// The vectors: the coinbase's bytes and txid, and the spend's txid and signature.
+    /// The published vectors (appendix B, "Transactions"): the coinbase's bytes and txid, and
+    /// the spend's txid and signature.
     #[test]
     fn published_vectors() {
         let coinbase = Transaction::coinbase(

@@ -14,8 +14,9 @@
 //! Paying picks spendable coins oldest first until they cover the amount and the fee, pays the
 //! amount to the recipient and the rest back to our own address as change, and signs. Bitcoin
 //! Core's coin selection weighs fees and privacy (branch and bound); oldest first is easy to
-//! follow. Like Bitcoin Core, a wallet with one address reuses it for change, which a
-//! production wallet avoids for privacy by taking a fresh address each time.
+//! follow. Our wallet has one key, so its change goes back to the address it spends from;
+//! Bitcoin Core instead takes a fresh change address from its key pool for every payment, so
+//! an onlooker cannot tell the payment from the change.
 //!
 //! See `tutorial/18-utxo-set.md` and `tutorial/19-mempool.md`.
 
@@ -44,9 +45,19 @@ pub enum WalletError {
     /// An amount of 0.
     ZeroAmount,
     /// The spendable coins do not cover amount plus fee.
-    InsufficientFunds { spendable: u64, needed: u64 },
+    InsufficientFunds {
+        /// What the wallet can spend, in units.
+        spendable: u64,
+        /// The amount plus the fee, in units.
+        needed: u64,
+    },
     /// Covering the amount would take more inputs than a transaction may have.
-    TooManyInputs { needed: u64, covered: u64 },
+    TooManyInputs {
+        /// The amount plus the fee, in units.
+        needed: u64,
+        /// What the first `MAX_TX_INPUTS` coins cover, in units.
+        covered: u64,
+    },
     /// The mempool refused the payment.
     Rejected(Rejected),
 }

@@ -36,17 +36,31 @@ pub enum CryptoError {
     /// A secret key must be a number from 1 to n − 1.
     SecretOutOfRange,
     /// A compressed public key is 33 bytes: 02 or 03, then x.
-    BadPublicKeyLength { len: usize },
+    BadPublicKeyLength {
+        /// How many bytes it has.
+        len: usize,
+    },
     /// The first byte of a compressed public key must be 02 or 03.
-    BadPublicKeyPrefix { prefix: u8 },
+    BadPublicKeyPrefix {
+        /// The first byte it has.
+        prefix: u8,
+    },
     /// x must be below p.
     PublicKeyXOutOfRange,
     /// No point on the curve has this x.
     NotOnCurve,
     /// A signature is 64 bytes, r ‖ s.
-    BadSignatureLength { len: usize },
+    BadSignatureLength {
+        /// How many bytes it has.
+        len: usize,
+    },
     /// Text that should be hex is not.
-    BadHex { what: &'static str, reason: String },
+    BadHex {
+        /// What the hex was meant to be.
+        what: &'static str,
+        /// Why it does not parse.
+        reason: String,
+    },
 }
 
 impl fmt::Display for CryptoError {
