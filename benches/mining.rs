@@ -6,7 +6,7 @@
 //! the baseline (its midstate means one compression per try instead of two, so it is usually
 //! faster), and on n cores it should come close to n times its one-thread rate.
 
-use peerchain::miner::{default_threads, search_parallel, Midstate};
+use peerchain::miner::{search_parallel, Midstate};
 use peerchain::Network;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
@@ -45,7 +45,7 @@ fn main() {
         black_box(mid.search(0, 1, HASHES, &never));
     });
 
-    let threads = default_threads();
+    let threads = peerchain::cores::count();
     let all = best_rate(3, HASHES * threads as u64, || {
         black_box(search_parallel(&mid, threads, HASHES, &never));
     });

@@ -531,7 +531,7 @@ pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainErr
 /// does not depend on which thread got there first. Bitcoin Core keeps a pool of script-check
 /// threads for the same job (`-par`).
 pub fn check_signatures(block: &Block) -> Result<(), ChainError> {
-    check_signatures_on(block, crate::miner::default_threads())
+    check_signatures_on(block, crate::cores::count())
 }
 
 /// [`check_signatures`] with at most `cores` threads (tests pin the split on any machine).

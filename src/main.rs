@@ -1,8 +1,8 @@
 //! The `peerchain` binary: parse the command line, start a node, read console commands.
 //! Everything else lives in the library.
 
-use peerchain::cli::{self, Command, USAGE};
-use peerchain::console::{self, Reply};
+use peerchain::app::cli::{self, Command, USAGE};
+use peerchain::app::console::{self, Reply};
 use peerchain::store::Store;
 use peerchain::{Config, Node};
 use std::io::BufRead;
@@ -30,7 +30,7 @@ fn main() {
     let peers: Vec<_> = args
         .peers
         .iter()
-        .map(|p| cli::resolve_peer(p).unwrap_or_else(|e| usage_error(&e)))
+        .map(|p| peerchain::app::resolve_peer(p).unwrap_or_else(|e| usage_error(&e)))
         .collect();
 
     // Load the chain before listening: a damaged data directory stops the node here, with the
@@ -61,9 +61,9 @@ fn main() {
             for warning in &loaded.warnings {
                 say!("[!] {warning}");
             }
-            let wallet = store.wallet_path();
+            let wallet = store.key_path();
             let mut kept = format!("chain kept in {}", store.blocks_path().display());
-            if let Some((_, created)) = &loaded.wallet {
+            if let Some((_, created)) = &loaded.key {
                 let how = if *created { "created" } else { "kept" };
                 kept.push_str(&format!("\nkey {how} in {}", wallet.display()));
             }
@@ -85,7 +85,7 @@ fn main() {
     }));
     let http = args.http.map(|addr| {
         let served =
-            TcpListener::bind(addr).and_then(|l| peerchain::api::start(l, Arc::clone(&node)));
+            TcpListener::bind(addr).and_then(|l| peerchain::app::api::start(l, Arc::clone(&node)));
         served.unwrap_or_else(|e| {
             eprintln!("peerchain: cannot serve HTTP on {addr}: {e}");
             exit(1);
@@ -133,9 +133,9 @@ fn main() {
 /// Stops the HTTP server, then the node. An HTTP request still being answered holds a
 /// reference to the node; it ends within the server's read deadline and write timeout, so wait
 /// for it rather than exit with the disk writer's last changes unwritten.
-fn shut_down(mut node: Arc<Node>, http: Option<peerchain::http::HttpServer>) {
+fn shut_down(mut node: Arc<Node>, http: Option<peerchain::app::http::HttpServer>) {
     drop(http);
-    let patience = peerchain::http::READ_DEADLINE + peerchain::http::WRITE_TIMEOUT;
+    let patience = peerchain::app::http::READ_DEADLINE + peerchain::app::http::WRITE_TIMEOUT;
     let end = std::time::Instant::now() + patience;
     loop {
         match Arc::try_unwrap(node) {

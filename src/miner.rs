@@ -75,18 +75,6 @@ impl Midstate {
     }
 }
 
-/// How many threads to use for work that splits across cores (mining, checking signatures):
-/// one per core. Asked once and remembered: on Linux the answer comes from reading cgroup
-/// files, which cost more than checking a block without transactions.
-pub fn default_threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
-}
-
 /// Searches with `threads` threads, each trying up to `count_per_thread` nonces; returns the
 /// first solution found, or `None` if none was found or `stop` was set. Sets `stop` itself when
 /// a thread succeeds, so the caller's flag says "this work is over" either way.
@@ -124,7 +112,7 @@ pub fn search_parallel(
 /// Mines `template` on every core. Returns the solved block, or `None` if `stop` was set
 /// first (for instance because a peer's block moved our tip).
 pub fn mine(template: Block, stop: &AtomicBool) -> Option<Block> {
-    mine_with_threads(template, default_threads(), stop)
+    mine_with_threads(template, crate::cores::count(), stop)
 }
 
 /// As [`mine`] with a chosen number of threads.

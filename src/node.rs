@@ -1,20 +1,29 @@
 //! The node: one program that is both a TCP server and a TCP client.
 //!
 //! A `TcpListener` accepts on one thread; every connection, accepted or dialed, gets a thread
-//! of its own that runs a [`session`](crate::session) (and a writer thread behind its send
-//! queue, see [`connection`]). They share one
-//! `NodeState` (in [`state`](crate::state)): the chain as `Arc<Mutex<Blockchain>>`, the peer table, the
-//! address book and the settings. A maintenance thread ticks once a second to keep the node
-//! connected: it dials from the address book while the node has fewer outbound peers than its
-//! target, and now and then asks a peer for more addresses.
+//! of its own that runs a [`session`] (and a writer thread behind its send queue, see
+//! [`connection`]). They share one `NodeState` (in [`state`]): the chain as
+//! `Arc<Mutex<Blockchain>>` (in [`chain_state`]), the peer table, the address book and the
+//! settings. A maintenance thread ticks once a second to keep the node connected: it dials from
+//! the address book while the node has fewer outbound peers than its target, and now and then
+//! asks a peer for more addresses.
+//!
+//! This module and its children are the only part of the crate with threads for peers,
+//! sockets and shared state; the core below them ([`chain`](crate::chain),
+//! [`consensus`](crate::consensus), ...) knows nothing of them.
 //!
 //! See `tutorial/07-client-and-server.md` and `tutorial/10-relay-and-discovery.md`.
 
-use crate::address_book::AddressBook;
+pub mod address_book;
+pub mod chain_state;
+pub mod config;
+pub mod connection;
+pub mod peer_table;
+pub mod session;
+pub mod state;
+
 use crate::block::Block;
 use crate::chain::Blockchain;
-use crate::chain_state::{lock, ChainState};
-use crate::connection;
 use crate::consensus::{now_ms, ChainError};
 use crate::crypto::keys::SecretKey;
 use crate::hash::Hash;
@@ -22,12 +31,14 @@ use crate::log::Logger;
 use crate::mempool::{Entry, Rejected};
 use crate::message::Message;
 use crate::miner;
-use crate::peer_table::{Limits, PeerTable};
-use crate::state::{random_u64, NodeState};
 use crate::store::{DiskWriter, Loaded, Store};
 use crate::transaction::{Address, OutPoint, Transaction};
 use crate::utxo::Coin;
 use crate::wallet::{self, Balance, TxInfo, WalletError};
+use address_book::AddressBook;
+use chain_state::{lock, ChainState};
+use peer_table::{Limits, PeerTable};
+use state::{random_u64, NodeState};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -36,10 +47,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-pub use crate::chain_state::ChainSummary;
-pub use crate::config::{Config, MAX_HANDSHAKES, MAX_PEERS, TARGET_OUTBOUND};
-pub use crate::peer_table::PeerInfo;
-pub use crate::state::SyncStats;
+pub use chain_state::ChainSummary;
+pub use config::{Config, MAX_HANDSHAKES, MAX_PEERS, TARGET_OUTBOUND};
+pub use peer_table::PeerInfo;
+pub use state::SyncStats;
 
 /// Why a node operation failed. One enum for the node layer.
 #[derive(Debug)]
@@ -121,7 +132,7 @@ impl Runtime {
             ));
             old.close();
         }
-        crate::session::run(state, id, reader, writer, dialed);
+        crate::node::session::run(state, id, reader, writer, dialed);
     }
 
     /// Dials `addr` on a new thread, which then runs the session: one thread per socket. Does
@@ -219,11 +230,11 @@ impl Node {
         loaded: Loaded,
     ) -> io::Result<Node> {
         let peers = loaded.peers.clone();
-        let wallet = match loaded.wallet {
+        let key = match loaded.key {
             Some((key, _)) => key,
             None => SecretKey::generate(),
         };
-        Node::launch(listener, config, loaded.chain, Some(store), peers, wallet)
+        Node::launch(listener, config, loaded.chain, Some(store), peers, key)
     }
 
     fn launch(
@@ -232,7 +243,7 @@ impl Node {
         chain: Blockchain,
         store: Option<Store>,
         remembered: Vec<SocketAddr>,
-        wallet: SecretKey,
+        key: SecretKey,
     ) -> io::Result<Node> {
         let listen_addr = listener.local_addr()?;
         let log = if config.log {
@@ -256,7 +267,7 @@ impl Node {
             chain: ChainState::new(chain, disk),
             book,
             log,
-            wallet,
+            key,
             sending: Mutex::new(()),
             stats: Mutex::new(SyncStats::default()),
             stopping: AtomicBool::new(false),
@@ -305,17 +316,17 @@ impl Node {
 
     /// The node's address: the first 20 bytes of SHA-256 of its compressed public key.
     pub fn address(&self) -> String {
-        self.state().wallet.public_key().address()
+        self.state().key.public_key().address()
     }
 
     /// The address the node's coinbases pay, and its wallet's.
     fn payout(&self) -> Address {
-        Address::of(&self.state().wallet.public_key())
+        Address::of(&self.state().key.public_key())
     }
 
     /// The node's compressed public key, 66 hex digits.
     pub fn public_key(&self) -> String {
-        self.state().wallet.public_key().to_hex()
+        self.state().key.public_key().to_hex()
     }
 
     /// Height, tip, work and next difficulty, copied out under the lock.
@@ -482,8 +493,8 @@ impl Node {
         // One payment at a time, so two never pick the same coins.
         let _one_at_a_time = lock(&state.sending);
         let mut tx =
-            self.with_chain(|chain| wallet::build_payment(chain, &state.wallet, to, amount, fee))?;
-        tx.sign(&state.wallet);
+            self.with_chain(|chain| wallet::build_payment(chain, &state.key, to, amount, fee))?;
+        tx.sign(&state.key);
         let txid = tx.txid;
         self.submit_transaction(tx).map_err(WalletError::Rejected)?;
         Ok(txid)

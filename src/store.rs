@@ -43,9 +43,9 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-mod wallet;
+mod key_file;
 mod writer;
-pub use wallet::WALLET_FILE;
+pub use key_file::KEY_FILE;
 pub use writer::DiskWriter;
 
 /// The chain file's name inside `DIR/<network>/`.
@@ -75,7 +75,7 @@ pub enum StoreError {
         dir: PathBuf,
     },
     /// The key file exists but does not hold a key.
-    BadWallet {
+    BadKeyFile {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
@@ -117,7 +117,7 @@ impl fmt::Display for StoreError {
             StoreError::InUse { dir } => {
                 write!(f, "{} is in use by another node", dir.display())
             }
-            StoreError::BadWallet { path, reason } => {
+            StoreError::BadKeyFile { path, reason } => {
                 write!(f, "{}: not a key file: {reason}", path.display())
             }
             StoreError::NotABlock { path, line, reason } => {
@@ -171,7 +171,7 @@ pub struct Loaded {
     pub peers: Vec<SocketAddr>,
     /// The node's key from `wallet.key`, and whether the file was just created (filled in by
     /// [`Store::open`]; [`read`] leaves it `None`).
-    pub wallet: Option<(SecretKey, bool)>,
+    pub key: Option<(SecretKey, bool)>,
     /// Bytes of `blocks.jsonl` that hold whole, valid lines.
     valid_len: u64,
     /// The file's length as found.
@@ -266,7 +266,7 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
         offsets,
         warnings,
         peers,
-        wallet: None,
+        key: None,
         valid_len,
         file_len: bytes.len() as u64,
     })
@@ -328,7 +328,7 @@ impl Store {
         fs::create_dir_all(&net_dir).map_err(io_error(&net_dir))?;
         let lock = lock_dir(&net_dir)?;
         let mut loaded = read(dir, network)?;
-        loaded.wallet = Some(wallet::open_wallet(&net_dir)?);
+        loaded.key = Some(key_file::open_key(&net_dir)?);
         let _ = fs::remove_file(net_dir.join(TEMP_FILE));
         let path = net_dir.join(BLOCKS_FILE);
         let mut store = Store {
@@ -364,8 +364,8 @@ impl Store {
     }
 
     /// The path of the key file.
-    pub fn wallet_path(&self) -> PathBuf {
-        self.dir.join(WALLET_FILE)
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
     }
 
     /// Writes a change and makes it durable.

@@ -242,8 +242,9 @@ pub struct TxInfo {
     pub confirmations: u64,
 }
 
-/// Does `tx` pay `address`, or spend with its key? (Hashes each input's key: see
-/// [`Node::history`](crate::node::Node::history).)
+/// Does `tx` pay `address`, or spend with its key? Hashes each input's key, so a scan of many
+/// blocks with it should not hold the chain lock throughout (the node's `history` takes the
+/// lock a few blocks at a time).
 pub fn touches(tx: &Transaction, address: &Address) -> bool {
     tx.outputs.iter().any(|o| o.address == *address)
         || tx

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
-use peerchain::http::{HttpServer, Request};
+use peerchain::app::console::{execute, Reply};
+use peerchain::app::http::{HttpServer, Request};
 use peerchain::transaction::{OutPoint, Output, Transaction, COIN};
 use peerchain::Node;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 fn app_with(chain: peerchain::Blockchain) -> (Arc<Node>, HttpServer) {
     let node = Arc::new(start_with(config(), chain));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = peerchain::api::start(listener, Arc::clone(&node)).unwrap();
+    let server = peerchain::app::api::start(listener, Arc::clone(&node)).unwrap();
     (node, server)
 }
 
@@ -388,7 +388,7 @@ fn writes_from_another_machine_are_refused() {
     };
     // Addresses only: nothing here goes over a socket.
     let own: SocketAddr = "0.0.0.0:0".parse().unwrap();
-    let response = peerchain::api::handle(&node, &request("192.168.1.20:50000"), own);
+    let response = peerchain::app::api::handle(&node, &request("192.168.1.20:50000"), own);
     assert_eq!(response.status, 403);
     assert!(String::from_utf8(response.body)
         .unwrap()
@@ -397,9 +397,9 @@ fn writes_from_another_machine_are_refused() {
     let mut read = request("192.168.1.20:50000");
     read.method = "GET".into();
     read.path = "/api/status".into();
-    assert_eq!(peerchain::api::handle(&node, &read, own).status, 200);
+    assert_eq!(peerchain::app::api::handle(&node, &read, own).status, 200);
     assert_eq!(
-        peerchain::api::handle(&node, &request("[::1]:50000"), own).status,
+        peerchain::app::api::handle(&node, &request("[::1]:50000"), own).status,
         200
     );
 }
@@ -454,7 +454,7 @@ fn the_api_and_the_console_agree() {
 fn connections_are_capped_at_64() {
     let (_node, server) = app();
     let addr = server.local_addr();
-    let silent: Vec<TcpStream> = (0..peerchain::http::MAX_CONNECTIONS)
+    let silent: Vec<TcpStream> = (0..peerchain::app::http::MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(addr).unwrap())
         .collect();
     // Each silent client holds a slot once the accept thread has counted it; the 65th waits for

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 use peerchain::message::{Message, PROTOCOL_VERSION};
 use peerchain::store::Store;
 use peerchain::testing::{mine_blocks, miner_key};

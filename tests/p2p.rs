@@ -156,7 +156,7 @@ fn mining_builds_on_the_synced_tip() {
 /// The console commands answer from the node's state, and explain bad input in one line.
 #[test]
 fn console_commands() {
-    use peerchain::console::{execute, Reply};
+    use peerchain::app::console::{execute, Reply};
     let node = start_with(config(), regtest_chain(2));
     let text = |line: &str| match execute(&node, line) {
         Reply::Text(t) => t,

@@ -334,8 +334,8 @@ fn a_data_dir_is_locked_while_in_use() {
 /// made it: a block appended by another session meanwhile is not relayed before it is written.
 #[test]
 fn reads_for_peers_wait_for_every_change_before_them() {
-    use peerchain::chain_state::ChainState;
     use peerchain::log::Logger;
+    use peerchain::node::chain_state::ChainState;
     use peerchain::store::DiskWriter;
     use std::sync::{mpsc, Arc};
     use std::time::Duration;

@@ -225,8 +225,8 @@ fn step06_forks_and_locators() {
 /// the limit refused.
 #[test]
 fn step08_framing() {
-    use peerchain::connection::{open, NetError};
     use peerchain::message::{Message, Nonce};
+    use peerchain::node::connection::{open, NetError};
     use std::io::Write;
     use std::time::Duration;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

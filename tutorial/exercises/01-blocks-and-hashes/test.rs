@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// `header 0` prints the genesis header: version 1, height 0, the genesis time, and so on,
 /// 192 hex digits in all.

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// After mining, the reply names the hash, the difficulty and the winning nonce.
 #[test]

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 fn reply(node: &peerchain::Node, line: &str) -> String {
     match execute(node, line) {

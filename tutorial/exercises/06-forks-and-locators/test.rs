@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// Fifteen blocks: ten one by one, then gaps of 2 and 4, ending at genesis.
 #[test]

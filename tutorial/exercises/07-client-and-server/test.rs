@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// Disconnecting from a peer closes the link on both sides; an address we are not connected
 /// to gets a plain answer.

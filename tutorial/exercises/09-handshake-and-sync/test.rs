@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// After catching up 30 blocks (one batch of headers, then one of blocks), `sync` reports the
 /// counters.

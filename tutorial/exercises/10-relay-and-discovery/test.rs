@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 /// C, told only about B, learns A's address, and `known` lists it.
 #[test]

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 
 fn run(node: &peerchain::Node, line: &str) -> String {
     let Reply::Text(text) = execute(node, line) else {

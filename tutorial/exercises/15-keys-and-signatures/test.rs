@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 use peerchain::crypto::ecdsa::{sign, sign_with_nonce};
 use peerchain::crypto::keys::SecretKey;
 use peerchain::crypto::scalar::Scalar;

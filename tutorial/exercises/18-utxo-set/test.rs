@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use peerchain::console::{execute, Reply};
+use peerchain::app::console::{execute, Reply};
 use peerchain::transaction::COIN;
 
 fn run(node: &peerchain::Node, line: &str) -> String {

@@ -25,7 +25,7 @@ fn ask(addr: std::net::SocketAddr, request: &str) -> String {
 fn supply_endpoint() {
     let node = Arc::new(start_with(config(), regtest_chain(3)));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = peerchain::api::start(listener, Arc::clone(&node)).unwrap();
+    let server = peerchain::app::api::start(listener, Arc::clone(&node)).unwrap();
     let addr = server.local_addr();
     let answer = ask(addr, "GET /api/supply HTTP/1.1\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");

@@ -5,7 +5,7 @@
 //! See `tutorial/13-classroom-network.md`.
 
 use crate::params::Network;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// What `--help` prints, and what a bad command line prints after its error.
@@ -32,7 +32,7 @@ example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8
 pub struct Args {
     /// Port to listen on.
     pub port: u16,
-    /// Peers to dial, as given (resolve with [`resolve_peer`]).
+    /// Peers to dial, as given (resolve with [`resolve_peer`](super::resolve_peer)).
     pub peers: Vec<String>,
     /// Address to listen on.
     pub bind: IpAddr,
@@ -126,17 +126,6 @@ fn check_peer_syntax(peer: &str) -> Result<(), String> {
         .map_err(|_| format!("peer {peer:?} must be a port (8555) or host:port"))
 }
 
-/// Turns a peer argument into an address: a bare port means this machine.
-pub fn resolve_peer(peer: &str) -> Result<SocketAddr, String> {
-    if let Ok(port) = peer.parse::<u16>() {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    peer.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve peer {peer:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("peer {peer:?} has no address"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,10 +187,5 @@ mod tests {
         assert!(parse_strs(&["8555", "host:"])
             .unwrap_err()
             .contains("host:port"));
-        assert_eq!(resolve_peer("8555").unwrap().to_string(), "127.0.0.1:8555");
-        assert_eq!(
-            resolve_peer("127.0.0.1:9").unwrap().to_string(),
-            "127.0.0.1:9"
-        );
     }
 }

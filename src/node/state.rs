@@ -13,7 +13,7 @@
 //! # Which way data flows
 //!
 //! Requests flow down: the listener ([`node`](crate::node)) hands each connection
-//! ([`connection`](crate::connection)) to a session ([`session`](crate::session)), which
+//! ([`connection`](crate::node::connection)) to a session ([`session`](crate::node::session)), which
 //! decodes [`message`](crate::message)s and acts on this state, which in turn holds the
 //! [`chain`](crate::chain). Nothing flows back up by a call: what goes out to peers (a relay,
 //! a transaction) is put in their send queues, which the peer table holds, and each
@@ -22,15 +22,15 @@
 //!
 //! See `tutorial/07-client-and-server.md`.
 
-use crate::address_book::AddressBook;
 use crate::block::Block;
-use crate::chain_state::{lock, ChainState};
-use crate::config::Config;
 use crate::crypto::keys::SecretKey;
 use crate::log::Logger;
 use crate::mempool::Rejected;
 use crate::message::Message;
-use crate::peer_table::PeerTable;
+use crate::node::address_book::AddressBook;
+use crate::node::chain_state::{lock, ChainState};
+use crate::node::config::Config;
+use crate::node::peer_table::PeerTable;
 use crate::transaction::VerifiedTx;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -56,34 +56,34 @@ pub struct SyncStats {
 }
 
 /// The node's shared state.
-pub(crate) struct NodeState {
+pub(super) struct NodeState {
     /// The node's settings, fixed at start.
-    pub config: Config,
+    pub(super) config: Config,
     /// The random id this node sends in `hello` (16 hex digits).
-    pub node_id: String,
+    pub(super) node_id: String,
     /// The address the listener is bound to.
-    pub listen_addr: SocketAddr,
+    pub(super) listen_addr: SocketAddr,
     /// The chain, with the disk writer and the mining round that follow it.
-    pub chain: ChainState,
+    pub(super) chain: ChainState,
     /// The connections: handshakes, duplicates, eviction, relay targets.
-    pub peers: PeerTable,
+    pub(super) peers: PeerTable,
     /// The addresses the node knows, for dialing.
-    pub book: AddressBook,
+    pub(super) book: AddressBook,
     /// Log lines, through a bounded queue to the logger thread.
-    pub log: Logger,
+    pub(super) log: Logger,
     /// The node's key: its address receives what it mines (from the "Money" part on).
-    pub wallet: SecretKey,
+    pub(super) key: SecretKey,
     /// Held while the wallet builds and submits a payment, so two never pick the same coins.
-    pub sending: Mutex<()>,
+    pub(super) sending: Mutex<()>,
     /// Counters about catching up.
-    pub stats: Mutex<SyncStats>,
+    pub(super) stats: Mutex<SyncStats>,
     /// Set once shutdown begins: loops see it and end.
-    pub stopping: AtomicBool,
+    pub(super) stopping: AtomicBool,
 }
 
 /// A random u64 from std's per-process hash seed (no `rand` crate): good enough for node ids
 /// and ping nonces, not for keys.
-pub(crate) fn random_u64() -> u64 {
+pub(super) fn random_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u128(
         std::time::SystemTime::now()

@@ -14,12 +14,12 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// The key file's name inside `DIR/<network>/`.
-pub const WALLET_FILE: &str = "wallet.key";
+pub const KEY_FILE: &str = "wallet.key";
 
 /// Reads the key in `net_dir`, or creates the file with a fresh key. Returns the key and
 /// whether it was just created.
-pub fn open_wallet(net_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
-    let path = net_dir.join(WALLET_FILE);
+pub fn open_key(net_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
+    let path = net_dir.join(KEY_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => {
             let digits = text.strip_suffix('\n').unwrap_or(&text);
@@ -28,12 +28,12 @@ pub fn open_wallet(net_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
                     .bytes()
                     .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
             if !lowercase_hex {
-                return Err(StoreError::BadWallet {
+                return Err(StoreError::BadKeyFile {
                     path,
                     reason: "it must hold 64 lowercase hex digits and a newline".into(),
                 });
             }
-            let key = SecretKey::from_hex(digits).map_err(|e| StoreError::BadWallet {
+            let key = SecretKey::from_hex(digits).map_err(|e| StoreError::BadKeyFile {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;

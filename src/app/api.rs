@@ -1,4 +1,4 @@
-//! The App: a JSON API and the explorer page, served over [`http`](crate::http) beside the
+//! The App: a JSON API and the explorer page, served over [`http`](crate::app::http) beside the
 //! P2P node.
 //!
 //! Routing is a `match` on the method and the path's segments, as the P2P side matches on
@@ -28,9 +28,9 @@
 //!
 //! See `tutorial/20-http-api-and-explorer.md`.
 
+use crate::app::http::Response;
+use crate::app::http::{HttpServer, Request};
 use crate::hash::Hash;
-use crate::http::Response;
-use crate::http::{HttpServer, Request};
 use crate::node::Node;
 use crate::transaction::Transaction;
 use crate::wallet::{format_coins, parse_address, parse_coins, Balance, DEFAULT_FEE};
@@ -378,7 +378,7 @@ fn submit(node: &Node, request: &Request) -> Result<Value, Response> {
 fn connect(node: &Node, request: &Request) -> Result<Value, Response> {
     let body = body(request)?;
     let addr = field(&body, "addr")?.ok_or_else(|| bad("addr is missing"))?;
-    let addr = crate::cli::resolve_peer(addr).map_err(bad)?;
+    let addr = crate::app::resolve_peer(addr).map_err(bad)?;
     node.connect(addr);
     Ok(json!({ "connecting": addr.to_string() }))
 }

@@ -26,7 +26,7 @@
 //!
 //! See `tutorial/10-relay-and-discovery.md` and `tutorial/11-defending-the-node.md`.
 
-use crate::connection::MessageWriter;
+use crate::node::connection::MessageWriter;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

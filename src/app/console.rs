@@ -4,8 +4,8 @@
 //!
 //! See `tutorial/07-client-and-server.md`.
 
+use crate::app::resolve_peer;
 use crate::block::Block;
-use crate::cli::resolve_peer;
 use crate::hash::Hash;
 use crate::log::plural;
 use crate::node::Node;

@@ -4,16 +4,14 @@
 //! of the node: a `match` on [`Message`] against the node's state. Anything a peer does wrong
 //! ends the session with an `error` naming the problem; nothing a peer sends can panic the node
 //! or change the chain without passing full validation. Answers go into the peer's own send
-//! queue (see [`connection`](crate::connection)), so a peer that does not read only hurts
+//! queue (see [`connection`](crate::node::connection)), so a peer that does not read only hurts
 //! itself.
 //!
-//! Catching up, headers first, lives in the child module `sync` (`src/session/sync.rs`).
+//! Catching up, headers first, lives in the child module `sync` (`src/node/session/sync.rs`).
 //!
 //! See `tutorial/09-handshake-and-sync.md` and `tutorial/11-defending-the-node.md`.
 
 use crate::block::Block;
-use crate::chain_state::Announced;
-use crate::connection::{MessageReader, MessageWriter, NetError};
 use crate::log::quote;
 use crate::mempool::MAX_MEMPOOL_TXS;
 use crate::message::{
@@ -21,7 +19,9 @@ use crate::message::{
     Nonce, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
     MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
-use crate::state::{random_u64, NodeState};
+use crate::node::chain_state::Announced;
+use crate::node::connection::{MessageReader, MessageWriter, NetError};
+use crate::node::state::{random_u64, NodeState};
 use crate::transaction::Transaction;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -49,7 +49,7 @@ type Handled = Result<(), Close>;
 
 /// Runs one connection's session to its end (connection `id` in the peer table, dialed at
 /// `dialed` if we dialed it), then logs why it ended and removes it from the table.
-pub(crate) fn run(
+pub(super) fn run(
     state: &Arc<NodeState>,
     id: u64,
     reader: MessageReader,
