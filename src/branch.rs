@@ -185,13 +185,16 @@ impl Branch {
         ChainView::starting_at(self.first, &self.context, &self.headers)
     }
 
-    /// Checks `header` on top of the branch and adds it.
-    fn push_header(&mut self, header: Header, now: u64) -> Result<(), ChainError> {
-        check_header_alone(&header, self.params, Some(now))?;
-        check_header_in_context(&header, &self.view(), self.params)?;
+    /// Checks `header` as the next one on top of the branch.
+    fn check_header(&self, header: &Header, now: u64) -> Result<(), ChainError> {
+        check_header_alone(header, self.params, Some(now))?;
+        check_header_in_context(header, &self.view(), self.params)
+    }
+
+    /// Adds a checked header on top of the branch.
+    fn push_header(&mut self, header: Header) {
         self.header_work = self.header_work.saturating_add(work(header.difficulty));
         self.headers.push(header);
-        Ok(())
     }
 
     /// Adds headers from a `headers` message. Headers the branch already has are skipped, so
@@ -232,7 +235,8 @@ impl Branch {
                     cap,
                 });
             }
-            self.push_header(*header, now)?;
+            self.check_header(header, now)?;
+            self.push_header(*header);
             added += 1;
         }
         Ok(added)
@@ -250,8 +254,9 @@ impl Branch {
                 });
             }
             let i = self.bodies.len();
-            match self.headers.get(i) {
-                Some(expected) if *expected == block.header() => {}
+            let header = block.header();
+            let new_header = match self.headers.get(i) {
+                Some(expected) if *expected == header => false,
                 Some(expected) => {
                     return Err(BranchError::NotTheHeader {
                         height: block.height,
@@ -259,9 +264,16 @@ impl Branch {
                         header: expected.hash,
                     })
                 }
-                None => self.push_header(block.header(), now)?,
-            }
+                None => {
+                    self.check_header(&header, now)?;
+                    true
+                }
+            };
             check_body(&block, self.params)?;
+            // Only now, with the body checked too: a refused block leaves nothing behind.
+            if new_header {
+                self.push_header(header);
+            }
             self.body_work = self.body_work.saturating_add(work(block.difficulty));
             self.bodies.push(block);
         }
@@ -288,5 +300,256 @@ impl Branch {
         self.our_work = 0;
         self.proven = true;
         std::mem::take(&mut self.bodies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{Blockchain, Outcome};
+    use crate::consensus::now_ms;
+    use crate::params::Network;
+    use crate::testing::mine_blocks;
+
+    /// A cap no test reaches.
+    const CAP: usize = 1 << 20;
+
+    /// Two blocks everyone shares; ours adds 3 more, theirs 5 (all at difficulty 1, work 2
+    /// each). So above the fork at height 2, ours has work 6 and theirs 10.
+    fn chains() -> (Blockchain, Blockchain, Blockchain) {
+        let mut shared = Blockchain::new(Network::Regtest);
+        let spacing = shared.params().target_block_ms;
+        mine_blocks(&mut shared, 2, spacing, "shared");
+        let (mut ours, mut theirs) = (shared.clone(), shared.clone());
+        mine_blocks(&mut ours, 3, spacing, "ours");
+        mine_blocks(&mut theirs, 5, spacing, "theirs");
+        (shared, ours, theirs)
+    }
+
+    fn above(chain: &Blockchain, height: u64) -> Vec<Header> {
+        chain.headers()[height as usize + 1..].to_vec()
+    }
+
+    /// Headers go in checked; overlapping answers add only what is new; the branch is proven
+    /// once its headers carry more work than our blocks above the fork, not at a tie.
+    #[test]
+    fn headers_prove_a_branch_by_work() {
+        let (_, ours, theirs) = chains();
+        let headers = above(&theirs, 2);
+        let mut branch = ours.branch_at(2);
+        assert_eq!(branch.fork(), (2, ours.block(2).unwrap().hash));
+        assert_eq!(branch.tip_hash(), ours.block(2).unwrap().hash);
+        assert_eq!(branch.add_headers(&headers[..2], now_ms(), CAP), Ok(2));
+        assert_eq!(
+            branch.add_headers(&headers[..3], now_ms(), CAP),
+            Ok(1),
+            "the overlap is skipped"
+        );
+        assert_eq!(branch.headers(), &headers[..3]);
+        assert_eq!(branch.header_bytes(), 3 * HEADER_MEMORY_BYTES);
+        assert_eq!(branch.tip_hash(), headers[2].hash);
+        assert!(!branch.proven(), "a tie: work 6 against our 6");
+        assert_eq!(branch.add_headers(&headers[..4], now_ms(), CAP), Ok(1));
+        assert!(branch.proven(), "work 8 against our 6");
+    }
+
+    /// A header that differs from the one the branch has at its height means the peer's chain
+    /// changed; a header that does not continue the branch is refused as well.
+    #[test]
+    fn headers_that_do_not_continue_the_branch() {
+        let (_, ours, theirs) = chains();
+        let headers = above(&theirs, 2);
+        let mut branch = ours.branch_at(2);
+        branch.add_headers(&headers[..2], now_ms(), CAP).unwrap();
+        let mut changed = headers[1];
+        changed.timestamp += 1;
+        changed.hash = changed.compute_hash();
+        let does_not_connect = |h: &Header| {
+            Err(BranchError::DoesNotConnect {
+                height: h.height,
+                previous_hash: h.previous_hash,
+            })
+        };
+        assert_eq!(
+            branch.add_headers(&[changed], now_ms(), CAP),
+            does_not_connect(&changed)
+        );
+        assert_eq!(
+            branch.add_headers(&headers[3..], now_ms(), CAP),
+            does_not_connect(&headers[3])
+        );
+        assert_eq!(branch.headers(), &headers[..2], "nothing was added");
+        let mut forged = headers[2];
+        forged.nonce += 1;
+        assert!(matches!(
+            branch.add_headers(&[forged], now_ms(), CAP),
+            Err(BranchError::Invalid(ChainError::BadHash { height: 5, .. }))
+        ));
+    }
+
+    /// A branch not yet proven holds at most `cap` bytes of headers, exactly: the header that
+    /// would pass the cap is refused, and the refusal says how many headers it would make. A
+    /// proven branch has no such cap.
+    #[test]
+    fn the_cap_on_unproven_headers_is_exact() {
+        let (shared, ours, theirs) = chains();
+        let headers = above(&theirs, 2);
+        let cap = 2 * HEADER_MEMORY_BYTES;
+        let mut branch = ours.branch_at(2);
+        assert_eq!(branch.add_headers(&headers[..2], now_ms(), cap), Ok(2));
+        assert_eq!(
+            branch.add_headers(&headers[2..3], now_ms(), cap),
+            Err(BranchError::Unproven {
+                fork: 2,
+                headers: 3,
+                cap
+            })
+        );
+        // From the tip of the shared chain the first header proves the branch.
+        let mut ahead = shared.branch_at(2);
+        assert_eq!(ahead.add_headers(&headers, now_ms(), cap), Ok(5));
+    }
+
+    /// Bodies must match the headers sent for their heights and continue the branch, and pass
+    /// the body rules; past the headers, a body brings its own header, checked. Their work
+    /// adds up as they come.
+    #[test]
+    fn bodies_follow_their_headers() {
+        let (_, ours, theirs) = chains();
+        let headers = above(&theirs, 2);
+        let blocks = theirs.blocks()[3..].to_vec();
+        let mut branch = ours.branch_at(2);
+        branch.add_headers(&headers[..2], now_ms(), CAP).unwrap();
+        let wrong = ours.block(3).unwrap().clone();
+        assert_eq!(
+            branch.add_bodies(vec![wrong.clone()], now_ms()),
+            Err(BranchError::NotTheHeader {
+                height: 3,
+                hash: wrong.hash,
+                header: headers[0].hash
+            })
+        );
+        assert_eq!(
+            branch.add_bodies(vec![blocks[1].clone()], now_ms()),
+            Err(BranchError::DoesNotConnect {
+                height: 4,
+                previous_hash: blocks[1].previous_hash
+            })
+        );
+        assert!(branch.bodies().is_empty());
+        branch.add_bodies(blocks[..3].to_vec(), now_ms()).unwrap();
+        assert_eq!(branch.bodies(), &blocks[..3]);
+        assert_eq!(branch.bodies_tip(), blocks[2].hash);
+        assert_eq!(branch.body_work(), 6);
+        assert_eq!(
+            branch.headers(),
+            &headers[..3],
+            "the third brought its header"
+        );
+        let mut broken = blocks[3].clone();
+        broken.data.push("not in the merkle root".into());
+        assert!(matches!(
+            branch.add_bodies(vec![broken], now_ms()),
+            Err(BranchError::Invalid(ChainError::BadMerkleRoot {
+                height: 6,
+                ..
+            }))
+        ));
+        let mut forged = blocks[3].clone();
+        forged.difficulty += 1;
+        assert!(matches!(
+            branch.add_bodies(vec![forged], now_ms()),
+            Err(BranchError::Invalid(ChainError::BadHash { height: 6, .. }))
+        ));
+        assert_eq!(branch.bodies().len(), 3, "nothing more was added");
+    }
+
+    /// Connecting moves the bodies into our chain only once they carry more work (a tie keeps
+    /// ours), and the branch goes on from its last body with the headers still ahead of it.
+    #[test]
+    fn a_connected_branch_goes_on_from_its_last_body() {
+        let (_, mut ours, theirs) = chains();
+        let mut branch = ours.branch_at(2);
+        branch
+            .add_headers(&above(&theirs, 2), now_ms(), CAP)
+            .unwrap();
+        let body = |h: usize| theirs.blocks()[h..h + 1].to_vec();
+        for (height, theirs_work) in [(3, 2), (4, 4), (5, 6)] {
+            branch.add_bodies(body(height), now_ms()).unwrap();
+            assert_eq!(
+                ours.connect_branch(&mut branch),
+                Ok(Outcome::NotMoreWork {
+                    branch_work: theirs_work,
+                    our_work: 6
+                })
+            );
+        }
+        branch.add_bodies(body(6), now_ms()).unwrap();
+        let old_tip = ours.tip().hash;
+        assert_eq!(
+            ours.connect_branch(&mut branch),
+            Ok(Outcome::Reorganized {
+                old_tip,
+                new_tip: theirs.block(6).unwrap().hash,
+                depth: 3,
+                added: 4
+            })
+        );
+        assert_eq!(branch.fork(), (6, theirs.block(6).unwrap().hash));
+        assert_eq!(branch.headers(), &above(&theirs, 6)[..]);
+        assert!(branch.bodies().is_empty() && branch.proven());
+        branch.add_bodies(body(7), now_ms()).unwrap();
+        assert_eq!(
+            ours.connect_branch(&mut branch),
+            Ok(Outcome::Extended {
+                added: 1,
+                tip: theirs.tip().hash,
+                height: 7
+            })
+        );
+        assert_eq!(ours.total_work(), theirs.total_work());
+    }
+
+    /// Every refusal names the rule's numbers.
+    #[test]
+    fn refusals_say_what_and_where() {
+        let (one, two) = (Hash([1; 32]), Hash([2; 32]));
+        let cases = [
+            (
+                BranchError::NotTheHeader {
+                    height: 3,
+                    hash: one,
+                    header: two,
+                },
+                format!("block 3: hash {one} is not the header sent for that height, {two}"),
+            ),
+            (
+                BranchError::DoesNotConnect {
+                    height: 4,
+                    previous_hash: one,
+                },
+                format!("block 4: previous_hash {one} does not continue the branch"),
+            ),
+            (
+                BranchError::Unproven {
+                    fork: 2,
+                    headers: 9,
+                    cap: 1024,
+                },
+                "a branch from height 2 passed 1024 bytes of headers (9 headers) without more \
+                 work than ours"
+                    .to_string(),
+            ),
+            (
+                BranchError::Invalid(ChainError::BadVersion {
+                    height: 5,
+                    version: 2,
+                }),
+                "block 5: version 2 is not 1 (rule 1)".to_string(),
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
     }
 }
