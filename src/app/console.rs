@@ -1,6 +1,8 @@
 //! The console: commands typed at a running node, one per line on standard input.
 //!
-//! [`execute`] turns one line into a reply, so the commands are tested without a terminal.
+//! [`execute`] turns one line into a reply, so the commands are tested without a terminal. It
+//! is a short `match` on the first word, one arm per command, and each command is a function
+//! of its own: a new command (several exercises add one) is an arm and a function.
 //!
 //! See `tutorial/07-client-and-server.md`.
 
@@ -39,6 +41,33 @@ pub enum Reply {
     Quit,
 }
 
+/// Runs one console line against `node`: the first word picks the command, the rest are its
+/// arguments. Each command is a function of its own below, so adding one is an arm here and a
+/// function there.
+pub fn execute(node: &Node, line: &str) -> Reply {
+    let mut words = line.split_whitespace();
+    let Some(command) = words.next() else {
+        return Reply::Text(String::new());
+    };
+    let args: Vec<&str> = words.collect();
+    Reply::Text(match command {
+        "mine" => mine(node, &args),
+        "chain" => chain(node),
+        "block" => block(node, &args),
+        "peers" => peers(node),
+        "connect" => connect(node, &args),
+        "address" => address(node),
+        "balance" => balance(node, &args),
+        "utxos" => utxos(node, &args),
+        "send" => send(node, &args),
+        "tx" => tx(node, &args),
+        "mempool" => mempool(node),
+        "help" => HELP.to_string(),
+        "quit" | "exit" => return Reply::Quit,
+        other => format!("unknown command {other:?}; type help for the list"),
+    })
+}
+
 /// The block named by a command's one argument, a height; or the line to print instead.
 fn block_arg(node: &Node, command: &str, args: &[&str]) -> Result<Block, String> {
     let [height] = args else {
@@ -67,21 +96,170 @@ fn address_arg(node: &Node, command: &str, args: &[&str]) -> Result<Address, Str
     }
 }
 
+/// `mine [text...]`: mines one block carrying the text.
+fn mine(node: &Node, args: &[&str]) -> String {
+    let data = if args.is_empty() {
+        vec![]
+    } else {
+        vec![args.join(" ")]
+    };
+    match node.mine(data) {
+        Ok(b) => format!(
+            "mined block {} {} (difficulty {}, {})",
+            b.height,
+            b.hash,
+            b.difficulty,
+            plural(b.transactions.len(), "transaction")
+        ),
+        Err(e) => format!("could not mine: {e}"),
+    }
+}
+
+/// `chain`: the chain at a glance.
+fn chain(node: &Node) -> String {
+    let s = node.summary();
+    format!(
+        "height {}, tip {} ({}), total work {}, next difficulty {}, mempool {}",
+        s.height,
+        s.tip,
+        plural(s.tip_transactions, "transaction"),
+        s.total_work,
+        s.next_difficulty,
+        s.mempool
+    )
+}
+
+/// `block <height>`: the block as JSON.
+fn block(node: &Node, args: &[&str]) -> String {
+    match block_arg(node, "block", args) {
+        Ok(block) => serde_json::to_string(&block).expect("blocks serialize"),
+        Err(e) => e,
+    }
+}
+
+/// `peers`: one line per connected peer.
+fn peers(node: &Node) -> String {
+    let peers = node.peers();
+    if peers.is_empty() {
+        return "no peers".to_string();
+    }
+    peers
+        .iter()
+        .map(|p| {
+            let listen = p.listen_addr.map_or("-".to_string(), |a| a.to_string());
+            let dir = if p.outbound { "outbound" } else { "inbound" };
+            format!("{} node {} {dir}, listens on {listen}", p.addr, p.node_id)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `connect <addr>`: dials a node and keeps redialing it.
+fn connect(node: &Node, args: &[&str]) -> String {
+    let [addr] = args else {
+        return "usage: connect <port or host:port>".to_string();
+    };
+    match resolve_peer(addr) {
+        Ok(a) => {
+            node.connect(a);
+            format!("connecting to {a}")
+        }
+        Err(e) => e,
+    }
+}
+
+/// `address`: this node's address and public key.
+fn address(node: &Node) -> String {
+    format!(
+        "address {}, public key {}",
+        node.address(),
+        node.public_key()
+    )
+}
+
+/// `balance [addr]`: spendable, immature and pending coins.
+fn balance(node: &Node, args: &[&str]) -> String {
+    match address_arg(node, "balance", args) {
+        Ok(address) => format!("{address}: {}", node.balance(&address)),
+        Err(e) => e,
+    }
+}
+
+/// `utxos [addr]`: the unspent outputs, oldest first.
+fn utxos(node: &Node, args: &[&str]) -> String {
+    let address = match address_arg(node, "utxos", args) {
+        Ok(address) => address,
+        Err(e) => return e,
+    };
+    let tip = node.summary().height;
+    let lines: Vec<String> = node
+        .utxos(&address)
+        .iter()
+        .map(|(outpoint, coin)| {
+            let state = if tip + 1 >= coin.spendable_from() {
+                String::new()
+            } else {
+                format!(", immature until height {}", coin.spendable_from())
+            };
+            format!(
+                "{}:{} {} (block {}{state})",
+                outpoint.txid,
+                outpoint.index,
+                format_coins(coin.amount),
+                coin.height
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        format!("{address} has no unspent outputs")
+    } else {
+        lines.join("\n")
+    }
+}
+
 /// `send <address> <amount> [fee]`: parses the words and pays.
-fn send(node: &Node, args: &[&str]) -> Result<Hash, String> {
-    let (to, amount, fee) = match args {
-        [to, amount] => (to, amount, None),
-        [to, amount, fee] => (to, amount, Some(fee)),
-        _ => return Err("usage: send <address> <amount> [fee], amounts in coins".into()),
+fn send(node: &Node, args: &[&str]) -> String {
+    let paid = || -> Result<Hash, String> {
+        let (to, amount, fee) = match args {
+            [to, amount] => (to, amount, None),
+            [to, amount, fee] => (to, amount, Some(fee)),
+            _ => return Err("usage: send <address> <amount> [fee], amounts in coins".into()),
+        };
+        let to = parse_address(to).map_err(|e| e.to_string())?;
+        let amount = parse_coins(amount).map_err(|e| e.to_string())?;
+        let fee = match fee {
+            Some(fee) => parse_coins(fee).map_err(|e| format!("fee: {e}"))?,
+            None => DEFAULT_FEE,
+        };
+        node.send(to, amount, fee)
+            .map_err(|e: WalletError| e.to_string())
     };
-    let to = parse_address(to).map_err(|e| e.to_string())?;
-    let amount = parse_coins(amount).map_err(|e| e.to_string())?;
-    let fee = match fee {
-        Some(fee) => parse_coins(fee).map_err(|e| format!("fee: {e}"))?,
-        None => DEFAULT_FEE,
+    match paid() {
+        Ok(txid) => format!("sent: txid {txid}"),
+        Err(e) => e,
+    }
+}
+
+/// `tx <txid>`: where a transaction is, with its inputs and outputs.
+fn tx(node: &Node, args: &[&str]) -> String {
+    let [txid] = args else {
+        return "usage: tx <txid>".to_string();
     };
-    node.send(to, amount, fee)
-        .map_err(|e: WalletError| e.to_string())
+    let txid = match txid.parse::<Hash>() {
+        Ok(txid) => txid,
+        Err(e) => return e.to_string(),
+    };
+    let Some(info) = node.transaction(&txid) else {
+        return format!("no transaction {txid} in the mempool or the chain");
+    };
+    let place = match info.height {
+        None => "in the mempool".to_string(),
+        Some(h) => {
+            let n = info.confirmations as usize;
+            format!("in block {h}, {}", plural(n, "confirmation"))
+        }
+    };
+    format!("tx {txid} {place}\n{}", describe(&info.tx))
 }
 
 /// A transaction's inputs and outputs, one per line.
@@ -110,156 +288,23 @@ fn describe(tx: &Transaction) -> String {
     lines.join("\n")
 }
 
-/// Runs one console line against `node`.
-pub fn execute(node: &Node, line: &str) -> Reply {
-    let mut words = line.split_whitespace();
-    let Some(command) = words.next() else {
-        return Reply::Text(String::new());
-    };
-    let rest: Vec<&str> = words.collect();
-    Reply::Text(match command {
-        "mine" => {
-            let data = if rest.is_empty() {
-                vec![]
-            } else {
-                vec![rest.join(" ")]
-            };
-            match node.mine(data) {
-                Ok(b) => format!(
-                    "mined block {} {} (difficulty {}, {})",
-                    b.height,
-                    b.hash,
-                    b.difficulty,
-                    plural(b.transactions.len(), "transaction")
-                ),
-                Err(e) => format!("could not mine: {e}"),
-            }
-        }
-        "chain" => {
-            let s = node.summary();
+/// `mempool`: the waiting transactions, with their fees.
+fn mempool(node: &Node) -> String {
+    let entries = node.mempool();
+    if entries.is_empty() {
+        return "the mempool is empty".to_string();
+    }
+    entries
+        .iter()
+        .map(|e| {
             format!(
-                "height {}, tip {} ({}), total work {}, next difficulty {}, mempool {}",
-                s.height,
-                s.tip,
-                plural(s.tip_transactions, "transaction"),
-                s.total_work,
-                s.next_difficulty,
-                s.mempool
+                "{} fee {} ({}, {})",
+                e.tx.txid,
+                format_coins(e.fee),
+                plural(e.tx.inputs.len(), "input"),
+                plural(e.tx.outputs.len(), "output")
             )
-        }
-        "block" => match block_arg(node, "block", &rest) {
-            Ok(block) => serde_json::to_string(&block).expect("blocks serialize"),
-            Err(e) => e,
-        },
-        "peers" => {
-            let peers = node.peers();
-            if peers.is_empty() {
-                "no peers".to_string()
-            } else {
-                peers
-                    .iter()
-                    .map(|p| {
-                        let listen = p.listen_addr.map_or("-".to_string(), |a| a.to_string());
-                        let dir = if p.outbound { "outbound" } else { "inbound" };
-                        format!("{} node {} {dir}, listens on {listen}", p.addr, p.node_id)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        }
-        "connect" => match rest.as_slice() {
-            [addr] => match resolve_peer(addr) {
-                Ok(a) => {
-                    node.connect(a);
-                    format!("connecting to {a}")
-                }
-                Err(e) => e,
-            },
-            _ => "usage: connect <port or host:port>".to_string(),
-        },
-        "address" => format!(
-            "address {}, public key {}",
-            node.address(),
-            node.public_key()
-        ),
-        "balance" => match address_arg(node, "balance", &rest) {
-            Ok(address) => format!("{address}: {}", node.balance(&address)),
-            Err(e) => e,
-        },
-        "utxos" => match address_arg(node, "utxos", &rest) {
-            Ok(address) => {
-                let tip = node.summary().height;
-                let lines: Vec<String> = node
-                    .utxos(&address)
-                    .iter()
-                    .map(|(outpoint, coin)| {
-                        let state = if tip + 1 >= coin.spendable_from() {
-                            String::new()
-                        } else {
-                            format!(", immature until height {}", coin.spendable_from())
-                        };
-                        format!(
-                            "{}:{} {} (block {}{state})",
-                            outpoint.txid,
-                            outpoint.index,
-                            format_coins(coin.amount),
-                            coin.height
-                        )
-                    })
-                    .collect();
-                if lines.is_empty() {
-                    format!("{address} has no unspent outputs")
-                } else {
-                    lines.join("\n")
-                }
-            }
-            Err(e) => e,
-        },
-        "send" => match send(node, &rest) {
-            Ok(txid) => format!("sent: txid {txid}"),
-            Err(e) => e,
-        },
-        "tx" => match rest.as_slice() {
-            [txid] => match txid.parse::<Hash>() {
-                Ok(txid) => match node.transaction(&txid) {
-                    Some(info) => {
-                        let place = match info.height {
-                            None => "in the mempool".to_string(),
-                            Some(h) => {
-                                let n = info.confirmations as usize;
-                                format!("in block {h}, {}", plural(n, "confirmation"))
-                            }
-                        };
-                        format!("tx {txid} {place}\n{}", describe(&info.tx))
-                    }
-                    None => format!("no transaction {txid} in the mempool or the chain"),
-                },
-                Err(e) => e.to_string(),
-            },
-            _ => "usage: tx <txid>".to_string(),
-        },
-        "mempool" => {
-            let entries = node.mempool();
-            if entries.is_empty() {
-                "the mempool is empty".to_string()
-            } else {
-                entries
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} fee {} ({}, {})",
-                            e.tx.txid,
-                            format_coins(e.fee),
-                            plural(e.tx.inputs.len(), "input"),
-                            plural(e.tx.outputs.len(), "output")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        }
-        "help" => HELP.to_string(),
-        "quit" | "exit" => return Reply::Quit,
-        other => format!("unknown command {other:?}; type help for the list"),
-    })
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
