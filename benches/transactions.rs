@@ -69,7 +69,7 @@ fn build_chain() -> Blockchain {
     let add = |chain: &mut Blockchain, txs: Vec<Transaction>| {
         for tx in txs {
             chain
-                .accept_transaction(tx.verify().expect("valid"))
+                .add_to_mempool(tx.verify().expect("valid"))
                 .expect("accepted");
         }
         mine_blocks(chain, 1, 1_000, "bench");

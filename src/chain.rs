@@ -280,7 +280,7 @@ impl Blockchain {
 
     /// Offers a transaction to the mempool (its signatures were checked already, outside the
     /// lock); returns its fee.
-    pub fn accept_transaction(&mut self, tx: VerifiedTx) -> Result<u64, Rejected> {
+    pub fn add_to_mempool(&mut self, tx: VerifiedTx) -> Result<u64, Rejected> {
         let next_height = self.height() + 1;
         self.mempool.accept(tx, &self.utxo, next_height)
     }

@@ -87,19 +87,20 @@ impl From<io::Error> for NodeError {
     }
 }
 
-/// The node's state plus the threads it started, which shutdown joins.
-struct Runtime {
+/// The node's state plus the threads it started, which shutdown joins: what the accept loop,
+/// the maintenance tick and every connection's thread hold on to.
+struct Threads {
     state: Arc<NodeState>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Runtime {
+impl Threads {
     /// Spawns a thread the node will join on shutdown.
     fn spawn(&self, work: impl FnOnce() + Send + 'static) {
         let handle = thread::spawn(work);
-        let mut threads = lock(&self.threads);
-        threads.retain(|t| !t.is_finished());
-        threads.push(handle);
+        let mut handles = lock(&self.handles);
+        handles.retain(|t| !t.is_finished());
+        handles.push(handle);
     }
 
     /// Runs a connection's session on the calling thread, from the peer table to its end.
@@ -146,13 +147,13 @@ impl Runtime {
         {
             return;
         }
-        let runtime = Arc::clone(self);
+        let threads = Arc::clone(self);
         self.spawn(move || {
-            let state = &runtime.state;
+            let state = &threads.state;
             match TcpStream::connect_timeout(&addr, state.config.handshake_timeout) {
                 Ok(stream) if !state.stopping.load(Ordering::SeqCst) => {
                     state.log.log(format_args!("[+] Connected to {addr}"));
-                    runtime.session(stream, Some(addr));
+                    threads.session(stream, Some(addr));
                 }
                 Ok(_) => state.book.end_dial(addr),
                 Err(e) => {
@@ -191,7 +192,7 @@ impl Runtime {
 
 /// A running node. Dropping it shuts it down.
 pub struct Node {
-    runtime: Arc<Runtime>,
+    threads: Arc<Threads>,
     accept: Option<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
 }
@@ -273,23 +274,23 @@ impl Node {
             stopping: AtomicBool::new(false),
             config,
         });
-        let runtime = Arc::new(Runtime {
+        let threads = Arc::new(Threads {
             state,
-            threads: Mutex::new(Vec::new()),
+            handles: Mutex::new(Vec::new()),
         });
-        let accept_runtime = Arc::clone(&runtime);
-        let accept = thread::spawn(move || accept_loop(&accept_runtime, listener));
-        let tick_runtime = Arc::clone(&runtime);
-        let maintenance = thread::spawn(move || maintenance_loop(&tick_runtime));
+        let accept_threads = Arc::clone(&threads);
+        let accept = thread::spawn(move || accept_loop(&accept_threads, listener));
+        let tick_threads = Arc::clone(&threads);
+        let maintenance = thread::spawn(move || maintenance_loop(&tick_threads));
         Ok(Node {
-            runtime,
+            threads,
             accept: Some(accept),
             maintenance: Some(maintenance),
         })
     }
 
     fn state(&self) -> &NodeState {
-        &self.runtime.state
+        &self.threads.state
     }
 
     /// The address the node listens on.
@@ -413,7 +414,7 @@ impl Node {
     /// redials it whenever the link drops.
     pub fn connect(&self, addr: SocketAddr) {
         self.state().book.pin(addr, Instant::now());
-        self.runtime.dial(addr);
+        self.threads.dial(addr);
     }
 
     /// Mines a block with `data` on every core, appends it and relays it. If a peer's block
@@ -514,7 +515,7 @@ impl Node {
     }
 
     fn stop(&mut self) {
-        let state = &self.runtime.state;
+        let state = &self.threads.state;
         if state.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -544,7 +545,7 @@ impl Node {
             for writer in state.peers.all_writers() {
                 writer.close();
             }
-            let threads: Vec<JoinHandle<()>> = lock(&self.runtime.threads).drain(..).collect();
+            let threads: Vec<JoinHandle<()>> = lock(&self.threads.handles).drain(..).collect();
             if threads.is_empty() {
                 break;
             }
@@ -563,8 +564,8 @@ impl Drop for Node {
     }
 }
 
-fn accept_loop(runtime: &Arc<Runtime>, listener: TcpListener) {
-    let state = &runtime.state;
+fn accept_loop(threads: &Arc<Threads>, listener: TcpListener) {
+    let state = &threads.state;
     loop {
         let accepted = listener.accept();
         if state.stopping.load(Ordering::SeqCst) {
@@ -575,8 +576,8 @@ fn accept_loop(runtime: &Arc<Runtime>, listener: TcpListener) {
                 state
                     .log
                     .log(format_args!("[+] New connection from {addr}"));
-                let session_runtime = Arc::clone(runtime);
-                runtime.spawn(move || session_runtime.session(stream, None));
+                let session_threads = Arc::clone(threads);
+                threads.spawn(move || session_threads.session(stream, None));
             }
             Err(e) => {
                 // Running out of file descriptors, say. Back off instead of spinning.
@@ -588,8 +589,8 @@ fn accept_loop(runtime: &Arc<Runtime>, listener: TcpListener) {
 }
 
 /// The maintenance tick, until the node stops (shutdown unparks this thread).
-fn maintenance_loop(runtime: &Arc<Runtime>) {
-    let state = &runtime.state;
+fn maintenance_loop(threads: &Arc<Threads>) {
+    let state = &threads.state;
     let mut last_refresh = Instant::now();
     let mut turn = 0;
     loop {
@@ -602,6 +603,6 @@ fn maintenance_loop(runtime: &Arc<Runtime>) {
             last_refresh = Instant::now();
             turn += 1;
         }
-        runtime.maintain(refresh.then_some(turn));
+        threads.maintain(refresh.then_some(turn));
     }
 }

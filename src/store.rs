@@ -371,7 +371,7 @@ impl Store {
     /// Writes a change and makes it durable.
     pub fn apply(&mut self, change: &Change) -> io::Result<()> {
         match change {
-            Change::Append(blocks) => self.append(blocks),
+            Change::Append(blocks) => self.append_lines(blocks),
             Change::Reorg {
                 fork_height,
                 blocks,
@@ -380,7 +380,7 @@ impl Store {
     }
 
     /// Appends blocks and syncs once.
-    fn append(&mut self, blocks: &[Block]) -> io::Result<()> {
+    fn append_lines(&mut self, blocks: &[Block]) -> io::Result<()> {
         let base = *self.offsets.last().expect("genesis is stored");
         let mut buf = Vec::new();
         let mut ends = Vec::with_capacity(blocks.len());

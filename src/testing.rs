@@ -83,7 +83,7 @@ pub fn full_blocks_chain(full: usize) -> Blockchain {
         tx.sign(&key);
         let txid = tx.txid;
         chain
-            .accept_transaction(tx.verify().expect("signed"))
+            .add_to_mempool(tx.verify().expect("signed"))
             .expect("a fresh coin pays it");
         (txid, each)
     };

@@ -105,7 +105,7 @@ fn a_reorganization_returns_a_payment_and_the_next_block_confirms_it() {
     let base = regtest_chain(12);
     let payment = fixture_payment(reward(&base, 1), address_of_key(7), 3 * COIN);
     let mut ours = base.clone();
-    ours.accept_transaction(payment.clone().verify().unwrap())
+    ours.add_to_mempool(payment.clone().verify().unwrap())
         .unwrap();
     mine_blocks(&mut ours, 1, T, "ours");
     assert_eq!(ours.tip().transactions[1], payment);
@@ -320,13 +320,13 @@ fn a_heavier_branch_that_double_spends_is_refused_over_the_wire() {
     let base = regtest_chain(12);
     let spend = fixture_payment(reward(&base, 1), address_of_key(2), 10 * COIN);
     let mut ours = base.clone();
-    ours.accept_transaction(spend.clone().verify().unwrap())
+    ours.add_to_mempool(spend.clone().verify().unwrap())
         .unwrap();
     mine_blocks(&mut ours, 1, T, "ours");
 
     let mut theirs = base.clone();
     let first = fixture_payment(reward(&base, 1), address_of_key(3), 5 * COIN);
-    theirs.accept_transaction(first.verify().unwrap()).unwrap();
+    theirs.add_to_mempool(first.verify().unwrap()).unwrap();
     mine_blocks(&mut theirs, 1, T, "theirs");
     // Block 14 of the branch: valid alone, but its payment's input is spent on this branch.
     let template = theirs

@@ -497,31 +497,27 @@ fn mempool_rules() {
     let mut chain = chain();
     let first = pay(&[reward(&chain, 1)], &[(address(2), COIN)], &key(1));
     let fee = chain
-        .accept_transaction(first.clone().verify().unwrap())
+        .add_to_mempool(first.clone().verify().unwrap())
         .unwrap();
     assert_eq!(fee, 49 * COIN);
     assert_eq!(
-        chain.accept_transaction(first.clone().verify().unwrap()),
+        chain.add_to_mempool(first.clone().verify().unwrap()),
         Err(Rejected::Known)
     );
     let rival = pay(&[reward(&chain, 1)], &[(address(3), COIN)], &key(1));
     assert!(matches!(
-        chain.accept_transaction(rival.verify().unwrap()),
+        chain.add_to_mempool(rival.verify().unwrap()),
         Err(Rejected::Conflict { .. })
     ));
     let early = pay(&[reward(&chain, 4)], &[(address(3), COIN)], &key(1));
-    let rejected = chain
-        .accept_transaction(early.verify().unwrap())
-        .unwrap_err();
+    let rejected = chain.add_to_mempool(early.verify().unwrap()).unwrap_err();
     assert!(matches!(
         rejected,
         Rejected::NotSpendable(TxError::Immature { .. })
     ));
     assert!(!rejected.is_violation());
     let thief = pay(&[reward(&chain, 2)], &[(address(3), COIN)], &key(3));
-    let rejected = chain
-        .accept_transaction(thief.verify().unwrap())
-        .unwrap_err();
+    let rejected = chain.add_to_mempool(thief.verify().unwrap()).unwrap_err();
     assert!(rejected.is_violation(), "{rejected}");
     // No chains of unconfirmed transactions.
     let child = pay(
@@ -533,7 +529,7 @@ fn mempool_rules() {
         &key(2),
     );
     assert!(matches!(
-        chain.accept_transaction(child.verify().unwrap()),
+        chain.add_to_mempool(child.verify().unwrap()),
         Err(Rejected::NotSpendable(TxError::UnknownOutput { .. }))
     ));
     assert_eq!(chain.mempool().len(), 1);

@@ -238,8 +238,8 @@ impl ChainState {
     }
 
     /// Offers `tx` to the mempool; its signatures were checked already, outside the lock.
-    pub fn accept_transaction(&self, tx: VerifiedTx) -> Result<u64, Rejected> {
-        lock(&self.chain).accept_transaction(tx)
+    pub fn add_to_mempool(&self, tx: VerifiedTx) -> Result<u64, Rejected> {
+        lock(&self.chain).add_to_mempool(tx)
     }
 
     /// Connects what `branch` has downloaded, if it now carries more work (see

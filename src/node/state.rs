@@ -110,7 +110,7 @@ impl NodeState {
     pub fn accept_transaction(&self, tx: VerifiedTx, source: Option<u64>) -> Result<u64, Rejected> {
         let line: Arc<[u8]> = Message::Tx(tx.tx().clone()).encode().into();
         let txid = tx.tx().txid;
-        let fee = self.chain.accept_transaction(tx)?;
+        let fee = self.chain.add_to_mempool(tx)?;
         self.log.log(format_args!(
             "[*] Mempool: accepted tx {} (fee {})",
             txid.short(),

@@ -218,11 +218,11 @@ impl Session {
             }
             Err(e) => return Err(invalid(e)),
         }
-        self.connect()
+        self.connect_branch()
     }
 
     /// Under the chain lock, makes the downloaded bodies our chain if they now carry more work.
-    fn connect(&mut self) -> Handled {
+    fn connect_branch(&mut self) -> Handled {
         let branch = self.sync.branch.as_mut().expect("a branch to connect");
         match self.state.chain.connect_branch(branch) {
             Ok(Outcome::Extended { height, tip, added }) => {
