@@ -510,6 +510,48 @@ mod tests {
         assert_eq!(ours.total_work(), theirs.total_work());
     }
 
+    /// After connecting, the branch keeps exactly the headers the rules need below its new
+    /// fork point, each at its own height, however long the chain below is.
+    #[test]
+    fn a_connected_branch_keeps_its_context_at_the_right_heights() {
+        let mut ours = Blockchain::new(Network::Regtest);
+        let spacing = ours.params().target_block_ms;
+        mine_blocks(&mut ours, 30, spacing, "shared");
+        let mut theirs = ours.clone();
+        mine_blocks(&mut theirs, 6, spacing, "theirs");
+        let mut branch = ours.branch_at(30);
+        let need = context_len(ours.params()) as u64;
+        assert_eq!(
+            branch.view().get(30 - need),
+            None,
+            "only the context is copied"
+        );
+        branch
+            .add_headers(&above(&theirs, 30), now_ms(), CAP)
+            .unwrap();
+        branch
+            .add_bodies(theirs.blocks()[31..35].to_vec(), now_ms())
+            .unwrap();
+        ours.connect_branch(&mut branch).unwrap();
+        assert_eq!(branch.fork().0, 34);
+        for height in 34 + 1 - need..=34 {
+            let header = branch.view().get(height).map(|h| h.hash);
+            assert_eq!(
+                header,
+                Some(theirs.headers()[height as usize].hash),
+                "{height}"
+            );
+        }
+        assert_eq!(branch.view().get(34 - need), None);
+        branch
+            .add_bodies(theirs.blocks()[35..].to_vec(), now_ms())
+            .unwrap();
+        assert_eq!(
+            ours.connect_branch(&mut branch).map(|_| ours.tip().hash),
+            Ok(theirs.tip().hash)
+        );
+    }
+
     /// Every refusal names the rule's numbers.
     #[test]
     fn refusals_say_what_and_where() {
