@@ -211,18 +211,33 @@ struct Peer {
 }
 
 impl Peer {
-    fn connect(addr: SocketAddr, id: u64) -> Peer {
+    /// Connects and completes the handshake (hello, then the proof of our id).
+    fn connect(addr: SocketAddr) -> Peer {
         let writer = TcpStream::connect(addr).expect("connect");
         writer.set_nodelay(true).unwrap();
         let reader = BufReader::new(writer.try_clone().unwrap());
         let mut peer = Peer { writer, reader };
+        let key = peerchain::crypto::keys::SecretKey::generate();
         peer.send(&Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             genesis: Network::Regtest.genesis().hash,
-            node_id: format!("{id:016x}"),
+            node_id: peerchain::identity::node_id(&key.public_key()),
             listen_port: None,
+            public_key: Some(key.public_key().to_hex()),
+            challenge: Some(peerchain::identity::challenge()),
         }));
-        peer
+        loop {
+            match peer.recv() {
+                Some(Message::Hello(theirs)) => {
+                    let challenge = theirs.challenge.expect("a challenge");
+                    let signature = peerchain::identity::prove(&key, &challenge, &theirs.node_id);
+                    peer.send(&Message::Proof(peerchain::message::Proof { signature }));
+                    return peer;
+                }
+                Some(_) => {}
+                None => panic!("the node closed the connection"),
+            }
+        }
     }
 
     fn send(&mut self, message: &Message) {
@@ -284,7 +299,7 @@ fn round_trips(
 ) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let loader = load(Arc::clone(&stop));
-    let mut asker = Peer::connect(node.local_addr(), 0xa5);
+    let mut asker = Peer::connect(node.local_addr());
     let mut times = Vec::new();
     // Sample for two seconds while the load runs the whole time (it loops until stopped).
     let started = Instant::now();
@@ -302,7 +317,7 @@ fn round_trips(
 /// A peer that asks for blocks from genesis again and again, reading every answer.
 fn puller(addr: SocketAddr, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut peer = Peer::connect(addr, 0xb0);
+        let mut peer = Peer::connect(addr);
         let genesis = Network::Regtest.genesis().hash;
         while !stop.load(Ordering::SeqCst) {
             peer.send(&Message::GetBlocks(GetBlocks {
@@ -356,9 +371,9 @@ fn lock_latency(chain: &Blockchain) {
     let source = start(heavy);
     let tip = source.summary().tip;
     let mut times = Vec::new();
-    for round in 0..5 {
+    for _ in 0..5 {
         let fresh = start(Blockchain::new(Network::Regtest));
-        let mut asker = Peer::connect(fresh.local_addr(), 0xc0 + round);
+        let mut asker = Peer::connect(fresh.local_addr());
         fresh.connect(source.local_addr());
         while fresh.summary().tip != tip {
             let sent = Instant::now();
@@ -405,10 +420,10 @@ fn dead_branch_memory() {
         return;
     };
     let feeders: Vec<_> = (0..4)
-        .map(|i| {
+        .map(|_| {
             let dead = Arc::clone(&dead);
             std::thread::spawn(move || {
-                let mut peer = Peer::connect(addr, 0xd0 + i);
+                let mut peer = Peer::connect(addr);
                 peer.send(&Message::Block(dead.tip().clone()));
                 let mut sent = 0;
                 while let Some(message) = peer.recv() {

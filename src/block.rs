@@ -162,7 +162,8 @@ impl Block {
 
     /// The merkle root of the data and the transactions' txids: what `merkle_root` must be.
     pub fn compute_merkle_root(&self) -> Hash {
-        block_merkle_root(&self.data, self.transactions.iter().map(|tx| tx.txid))
+        let txs = self.transactions.iter();
+        block_merkle_root(&self.data, txs.map(|tx| (tx.txid, tx.witness_hash())))
     }
 
     /// Total UTF-8 bytes of the data items (what the size rule limits).

@@ -34,6 +34,8 @@
 //! - [`miner`]: nonce search on every core, with a stop flag.
 //! - [`cores`]: how many threads the miner and the signature checks use.
 //! - [`crypto`]: secp256k1 and ECDSA by hand (for learning only): keys, signatures, addresses.
+//! - [`identity`]: a node id nobody can copy: a key's short name, proven by signing a
+//!   challenge in the handshake.
 //!
 //! Money, on the chain:
 //!
@@ -78,6 +80,7 @@ pub mod consensus;
 pub mod cores;
 pub mod crypto;
 pub mod hash;
+pub mod identity;
 pub mod log;
 pub mod mempool;
 pub mod merkle;

@@ -28,12 +28,21 @@ pub fn inner_hash(left: &Hash, right: &Hash) -> Hash {
     Hash(h.finalize().into())
 }
 
-/// The hash of a transaction's leaf: SHA-256(0x02 ‖ txid bytes). Its own prefix, so a
-/// transaction can never pose as a data item or an inner node.
-pub fn tx_leaf_hash(txid: &Hash) -> Hash {
+/// The hash of a transaction's leaf: SHA-256(0x02 ‖ txid ‖ witness), where `witness` hashes
+/// the transaction's keys and signatures (see
+/// [`Transaction::witness_hash`](crate::transaction::Transaction::witness_hash)). Its own
+/// prefix, so a transaction can never pose as a data item or an inner node.
+///
+/// Why both: the txid leaves the keys and signatures out on purpose (a signature signs the
+/// txid, so it cannot be inside it), so a leaf of the txid alone would let two blocks with one
+/// hash carry different signatures, one valid and one not. With the witness in the leaf, the
+/// block hash pins every byte the block carries. Bitcoin reached the same place later, with
+/// SegWit's wtxid committed in the coinbase (BIP 141).
+pub fn tx_leaf_hash(txid: &Hash, witness: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([0x02]);
     h.update(txid.0);
+    h.update(witness.0);
     Hash(h.finalize().into())
 }
 
@@ -42,13 +51,14 @@ pub fn merkle_root(items: &[String]) -> Hash {
     root_of_leaves(items.iter().map(|item| leaf_hash(item)).collect())
 }
 
-/// The merkle root of a block: its data items' leaves, then one leaf per transaction (by
-/// txid). A block without transactions, such as genesis, has the root of its data alone.
-pub fn block_merkle_root(items: &[String], txids: impl Iterator<Item = Hash>) -> Hash {
+/// The merkle root of a block: its data items' leaves, then one leaf per transaction, from its
+/// txid and its witness hash, in order. A block without transactions, such as genesis, has the
+/// root of its data alone.
+pub fn block_merkle_root(items: &[String], txs: impl Iterator<Item = (Hash, Hash)>) -> Hash {
     let leaves = items
         .iter()
         .map(|item| leaf_hash(item))
-        .chain(txids.map(|txid| tx_leaf_hash(&txid)))
+        .chain(txs.map(|(txid, witness)| tx_leaf_hash(&txid, &witness)))
         .collect();
     root_of_leaves(leaves)
 }
@@ -103,23 +113,36 @@ mod tests {
         );
     }
 
-    /// The vectors for blocks with transactions (the coinbase of appendix B's worked block among
-    /// them): leaves for data first, then one per txid with its own prefix.
+    /// The vectors for blocks with transactions (appendix B's coinbase and spend): leaves for
+    /// data first, then one per transaction, from its txid and its witness hash, with its own
+    /// prefix.
     #[test]
     fn block_roots_with_transactions() {
-        let coinbase: Hash = "1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"
-            .parse()
-            .unwrap();
-        let spend: Hash = "02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005"
-            .parse()
-            .unwrap();
+        let hash = |hex: &str| hex.parse::<Hash>().unwrap();
+        let coinbase = (
+            hash("1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"),
+            hash("af5570f5a1810b7af78caf4bc70a660f0df51e42baf91d4de5b2328de0e83dfc"),
+        );
+        let spend = (
+            hash("02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005"),
+            hash("36e05da6e75d5c2e1809c781dde46b54ab69db4d5491ab4730bba35fea67217d"),
+        );
         assert_eq!(
             block_merkle_root(&[], [coinbase].into_iter()).to_string(),
-            "c3be80981ad0689838d89c3c074b1ce3def85bb801117e6742383c964d974542"
+            "e920e13bdc07a83ed781e02570f3a068a6c1a8d0f94011b6c1dd8d4f61793532"
         );
         assert_eq!(
             block_merkle_root(&["a".to_string()], [coinbase, spend].into_iter()).to_string(),
-            "11562c100d73baa7807d755cd056a07a1f0232d39a8bc01cfd2df02b6f272bff"
+            "db67afa6f7d58c803835f7e3264e247510c5a64debad531f23298157225ce4bc"
+        );
+        // The witness is in the leaf: another witness, another root.
+        let other = (
+            spend.0,
+            hash("af5570f5a1810b7af78caf4bc70a660f0df51e42baf91d4de5b2328de0e83dfc"),
+        );
+        assert_ne!(
+            block_merkle_root(&[], [spend].into_iter()),
+            block_merkle_root(&[], [other].into_iter())
         );
         assert_eq!(
             block_merkle_root(&["a".to_string()], std::iter::empty()),

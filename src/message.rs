@@ -5,7 +5,8 @@
 //! Every message is one line of UTF-8 JSON ending in `\n`:
 //!
 //! ```text
-//! {"type":"hello","payload":{"version":3,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555}}
+//! {"type":"hello","payload":{"version":4,"genesis":"07dd…","node_id":"9f2c4e1a0b3d5e7f","listen_port":8555,"public_key":"02…","challenge":"5e1f…"}}
+//! {"type":"proof","payload":{"signature":"3a9c…"}}
 //! {"type":"latest_block"}
 //! {"type":"block","payload":{"version":1,"height":5,…}}
 //! {"type":"get_blocks","payload":{"locator":["ab12…","07dd…"],"limit":500}}
@@ -37,9 +38,10 @@ use serde::{Deserialize, Serialize};
 
 /// The protocol version carried in `hello`. Version 2 added `get_headers` and `headers`, which
 /// every node must answer; version 3 added transactions to blocks and the `tx`, `get_mempool`
-/// and `mempool` messages. Each changed what every node must understand, so an older node
-/// cannot take part.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// and `mempool` messages; version 4 made each transaction's merkle leaf commit to its keys
+/// and signatures, and made node ids provable (a key in `hello`, then a `proof`). Each changed
+/// what every node must understand, so an older node cannot take part.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The longest line a node reads: 4 MiB. A longer one is refused without buffering the rest.
 pub const MAX_LINE_BYTES: usize = 4_194_304;
@@ -64,6 +66,8 @@ pub const MAX_PEER_ADDRESSES: usize = 100;
 pub enum Message {
     /// The first message from both sides.
     Hello(Hello),
+    /// The second: a signature of the other side's challenge, proving our node id.
+    Proof(Proof),
     /// Ask for the peer's tip block.
     LatestBlock,
     /// A tip (the answer to `latest_block`) or a newly accepted block.
@@ -101,10 +105,27 @@ pub struct Hello {
     pub version: u32,
     /// Genesis hash: which network the sender follows.
     pub genesis: Hash,
-    /// A random 16-hex-digit identity, to spot self-connections and duplicates.
+    /// The sender's identity, to spot self-connections and duplicates: the first 16 hex digits
+    /// of its key's address (see [`identity`](crate::identity)).
     pub node_id: String,
     /// The port the sender accepts connections on, if any.
     pub listen_port: Option<u16>,
+    /// The sender's compressed public key, 66 hex digits, whose id `node_id` must be. Missing
+    /// only in the hellos of older versions (which are then refused by their version).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// A fresh random challenge for the receiver's `proof`.
+    #[serde(default)]
+    pub challenge: Option<Hash>,
+}
+
+/// The `proof` payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    /// The sender's signature, 128 hex digits, of what
+    /// [`identity::proof_digest`](crate::identity::proof_digest) gives for the receiver's
+    /// challenge, the receiver's id and its own.
+    pub signature: String,
 }
 
 /// The `get_blocks` payload.
@@ -163,6 +184,7 @@ impl Message {
     pub fn name(&self) -> &'static str {
         match self {
             Message::Hello(_) => "hello",
+            Message::Proof(_) => "proof",
             Message::LatestBlock => "latest_block",
             Message::Block(_) => "block",
             Message::GetBlocks(_) => "get_blocks",
@@ -265,10 +287,24 @@ mod tests {
             genesis: Hash::ZERO,
             node_id: "00112233aabbccdd".into(),
             listen_port: None,
+            public_key: None,
+            challenge: Some(Hash::ZERO),
         });
         let line = hello.encode();
         assert!(String::from_utf8_lossy(&line).contains("\"listen_port\":null"));
         assert_eq!(Message::decode(&line[..line.len() - 1]).unwrap(), hello);
+        // An older version's hello, without key and challenge, still decodes, so the node can
+        // refuse it by its version.
+        let old = br#"{"type":"hello","payload":{"version":3,"genesis":"0000000000000000000000000000000000000000000000000000000000000000","node_id":"00112233aabbccdd","listen_port":null}}"#;
+        assert!(matches!(
+            Message::decode(old),
+            Ok(Message::Hello(Hello {
+                version: 3,
+                public_key: None,
+                challenge: None,
+                ..
+            }))
+        ));
     }
 
     /// Unknown payload fields are ignored; the three kinds of bad line get distinct reasons.

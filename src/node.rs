@@ -38,7 +38,7 @@ use crate::wallet::{self, Balance, TxInfo, WalletError};
 use address_book::AddressBook;
 use chain_state::{lock, ChainState};
 use peer_table::{Limits, PeerTable};
-use state::{random_u64, NodeState};
+use state::NodeState;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -253,7 +253,8 @@ impl Node {
             Logger::off()
         };
         let disk = store.map(|store| DiskWriter::start(store, log.clone()));
-        let node_id = format!("{:016x}", random_u64());
+        // Our id is our key's short name, proven in every handshake (see `identity`).
+        let node_id = crate::identity::node_id(&key.public_key());
         let limits = Limits {
             max_peers: config.max_peers,
             max_handshakes: config.max_handshakes,
@@ -303,7 +304,7 @@ impl Node {
         self.state().config.network
     }
 
-    /// This node's random id, as sent in `hello`.
+    /// This node's id, as sent in `hello`: the first 16 hex digits of its key's address.
     pub fn node_id(&self) -> &str {
         &self.state().node_id
     }

@@ -130,7 +130,17 @@ impl fmt::Display for StoreError {
                 network.genesis().hash
             ),
             StoreError::Invalid { path, line, error } => {
-                write!(f, "{} line {line}: {error}", path.display())
+                write!(f, "{} line {line}: {error}", path.display())?;
+                if *line == 2 && matches!(error, ChainError::BadMerkleRoot { .. }) {
+                    // The first block after genesis: most likely a chain kept before protocol
+                    // 4, whose merkle leaves did not commit to signatures.
+                    write!(
+                        f,
+                        " (a chain from before protocol 4, when blocks did not commit to their \
+                         signatures: move this data directory away and start a new one)"
+                    )?;
+                }
+                Ok(())
             }
         }
     }

@@ -362,6 +362,22 @@ impl Transaction {
         out
     }
 
+    /// What the block's merkle leaf adds to the txid: SHA-256 of every input's `public_key` and
+    /// `signature`, in input order, each as its length in bytes (u32, little-endian) and then
+    /// its UTF-8 bytes, exactly as the JSON carries them. The lengths make the split between
+    /// key and signature part of what is hashed, so bytes moved from one to the other change
+    /// the hash. Nothing is parsed, so any transaction has one, valid or not.
+    pub fn witness_hash(&self) -> Hash {
+        let mut bytes = Vec::with_capacity(self.inputs.len() * (8 + 66 + 128));
+        for input in &self.inputs {
+            for text in [&input.public_key, &input.signature] {
+                bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        }
+        sha256(&bytes)
+    }
+
     /// SHA-256 of the transaction bytes: what `txid` must be.
     pub fn compute_txid(&self) -> Hash {
         sha256(&self.tx_bytes())

@@ -188,11 +188,24 @@ fn transaction_vectors() {
     assert_eq!(spend.txid.to_string(), value("spend txid"));
     assert_eq!(spend.inputs[0].signature, value("spend signature"));
     assert_eq!(
-        block_merkle_root(&[], [coinbase.txid].into_iter()).to_string(),
+        coinbase.witness_hash().to_string(),
+        value("coinbase witness hash")
+    );
+    assert_eq!(
+        spend.witness_hash().to_string(),
+        value("spend witness hash")
+    );
+    let leaf = |tx: &Transaction| (tx.txid, tx.witness_hash());
+    assert_eq!(
+        block_merkle_root(&[], [leaf(&coinbase)].into_iter()).to_string(),
         value("root of no data and [coinbase]")
     );
     assert_eq!(
-        block_merkle_root(&["a".to_string()], [coinbase.txid, spend.txid].into_iter()).to_string(),
+        block_merkle_root(
+            &["a".to_string()],
+            [leaf(&coinbase), leaf(&spend)].into_iter()
+        )
+        .to_string(),
         value("root of [\"a\"] and [coinbase, spend]")
     );
 }

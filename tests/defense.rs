@@ -28,7 +28,7 @@ fn assert_unharmed(node: &Node, before: &peerchain::node::ChainSummary) {
 fn malformed_json() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000001");
+    peer.handshake();
     peer.send_raw(b"{\"type\":\"ping\",\n");
     assert!(peer.expect_error_and_close().starts_with("malformed JSON"));
     assert_unharmed(&node, &before);
@@ -39,7 +39,7 @@ fn malformed_json() {
 fn unknown_type() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000002");
+    peer.handshake();
     peer.send_raw(b"{\"type\":\"gossip\",\"payload\":{}}\n");
     assert_eq!(
         peer.expect_error_and_close(),
@@ -53,7 +53,7 @@ fn unknown_type() {
 fn wrong_payload_shape() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000003");
+    peer.handshake();
     peer.send_raw(b"{\"type\":\"get_blocks\",\"payload\":{\"locator\":42}}\n");
     assert!(peer
         .expect_error_and_close()
@@ -86,21 +86,24 @@ fn wrong_genesis() {
     assert_unharmed(&node, &before);
 }
 
-/// Nodes of protocol versions 1 and 2, which know no `get_headers` or no transactions, are refused by name.
+/// Nodes of protocol versions 1 to 3 (no `get_headers`, no transactions, merkle leaves without
+/// signatures and ids anyone could claim) are refused by name, whatever their hello lacks.
 #[test]
 fn older_protocol_versions_are_refused() {
     let (node, before) = node();
-    for version in [1, 2] {
+    for version in [1, 2, 3] {
         let mut peer = RawPeer::connect(&node);
         peer.send(&Message::Hello(peerchain::message::Hello {
             version,
             genesis: Network::Regtest.genesis().hash,
             node_id: format!("000000000000001{version}"),
             listen_port: None,
+            public_key: None,
+            challenge: None,
         }));
         assert_eq!(
             peer.expect_error_and_close(),
-            format!("unsupported protocol version {version}, this node speaks 3")
+            format!("unsupported protocol version {version}, this node speaks 4")
         );
     }
     assert_unharmed(&node, &before);
@@ -123,7 +126,7 @@ fn invalid_block() {
     next.data = vec!["forged".into()];
     let next = peerchain::testing::mine_here(next);
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000007");
+    peer.handshake();
     peer.send(&Message::Block(next));
     let reason = peer.expect_error_and_close();
     assert!(
@@ -139,7 +142,7 @@ fn invalid_block() {
 fn oversized_locator() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000008");
+    peer.handshake();
     let locator = vec![Hash::ZERO; 102];
     peer.send(&Message::GetBlocks(GetBlocks { locator, limit: 10 }));
     assert_eq!(
@@ -161,7 +164,7 @@ fn too_many_peers() {
     node.connect(y.local_addr());
     wait_for("two outbound peers", || node.peers().len() == 2);
     let mut c = RawPeer::connect(&node);
-    c.hello(Network::Regtest.genesis().hash, "00000000000000a3");
+    c.hello_and_prove();
     assert_eq!(c.expect_error_and_close(), "too many peers");
     assert_eq!(node.peers().len(), 2);
     assert!(node.peers().iter().all(|p| p.outbound));
@@ -178,9 +181,9 @@ fn a_full_table_evicts_the_idlest_inbound_peer() {
     small.max_peers = 6;
     let node = start_with(small, regtest_chain(2));
     let mut peers: Vec<RawPeer> = (0..6)
-        .map(|i| {
+        .map(|_| {
             let mut p = RawPeer::connect(&node);
-            p.handshake(&format!("00000000000000b{i}"));
+            p.handshake();
             p
         })
         .collect();
@@ -188,16 +191,17 @@ fn a_full_table_evicts_the_idlest_inbound_peer() {
     peers[5].send(&Message::Ping(Nonce { nonce: 5 }));
     peers[5].recv_until(|m| (m == Message::Pong(Nonce { nonce: 5 })).then_some(()));
     let mut newcomer = RawPeer::connect(&node);
-    newcomer.handshake("00000000000000bb");
+    newcomer.handshake();
     while peers[4].recv().is_some() {} // closed by the node
+    let idlest = peers[4].node_id();
     wait_for("the idlest peer to go", || {
-        node.peers().iter().all(|p| p.node_id != "00000000000000b4")
+        node.peers().iter().all(|p| p.node_id != idlest)
     });
     let ids: Vec<String> = node.peers().into_iter().map(|p| p.node_id).collect();
     assert_eq!(ids.len(), 6);
-    assert!(ids.contains(&"00000000000000bb".to_string()));
-    for kept in ["b0", "b1", "b2", "b3", "b5"] {
-        assert!(ids.contains(&format!("00000000000000{kept}")), "{ids:?}");
+    assert!(ids.contains(&newcomer.node_id()));
+    for kept in [0, 1, 2, 3, 5] {
+        assert!(ids.contains(&peers[kept].node_id()), "{kept}: {ids:?}");
     }
 }
 
@@ -207,7 +211,7 @@ fn a_full_table_evicts_the_idlest_inbound_peer() {
 fn reasons_quote_little_of_the_input() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("000000000000000b");
+    peer.handshake();
     let nonce = "9".repeat(1_000_000);
     peer.send_raw(
         format!("{{\"type\":\"ping\",\"payload\":{{\"nonce\":\"{nonce}\"}}}}\n").as_bytes(),
@@ -238,7 +242,7 @@ fn silent_peer_is_pinged_then_dropped() {
     quick.idle_timeout = Duration::from_millis(400);
     let node = start_with(quick, regtest_chain(2));
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000009");
+    peer.handshake();
     peer.recv_until(|m| matches!(m, Message::Ping(_)).then_some(()));
     while let Some(m) = peer.recv() {
         assert!(
@@ -264,14 +268,21 @@ fn split_and_joined_writes() {
     let hello = Message::Hello(peerchain::message::Hello {
         version: peerchain::message::PROTOCOL_VERSION,
         genesis: Network::Regtest.genesis().hash,
-        node_id: "000000000000000a".into(),
+        node_id: peer.node_id(),
         listen_port: None,
+        public_key: Some(peer.key.public_key().to_hex()),
+        challenge: Some(peer.challenge),
     })
     .encode();
     for byte in hello.chunks(1) {
         peer.stream.write_all(byte).unwrap();
         peer.stream.flush().unwrap();
     }
+    let theirs = peer.recv_until(|m| match m {
+        Message::Hello(hello) => Some(hello),
+        _ => None,
+    });
+    peer.prove(&theirs);
     let mut two = Message::Ping(Nonce { nonce: 1 }).encode();
     two.extend(Message::LatestBlock.encode());
     for chunk in two.chunks(3) {
@@ -298,7 +309,7 @@ fn the_line_limit_is_exact() {
     let exact = line(MAX_LINE_BYTES);
     assert_eq!(exact.len(), MAX_LINE_BYTES + 1);
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("000000000000000c");
+    peer.handshake();
     peer.send_raw(exact.as_bytes());
     peer.recv_until(|m| (m == Message::Pong(Nonce { nonce: 5 })).then_some(()));
     peer.send_raw(line(MAX_LINE_BYTES + 1).as_bytes());
@@ -315,7 +326,7 @@ fn the_line_limit_is_exact() {
 fn uppercase_hex_is_refused() {
     let (node, before) = node();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("000000000000000d");
+    peer.handshake();
     let tip = serde_json::to_string(&node.block(2).unwrap()).unwrap();
     let hash = node.block(2).unwrap().hash.to_string();
     let shouted = tip.replace(&hash, &hash.to_uppercase());

@@ -501,7 +501,7 @@ fn big_api_pages_do_not_hold_the_chain() {
         })
         .collect();
     let mut asker = RawPeer::connect(&node);
-    asker.handshake("00000000000000d6");
+    asker.handshake();
     let mut slowest = Duration::ZERO;
     let started = Instant::now();
     let mut asked = 0;

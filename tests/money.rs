@@ -176,7 +176,7 @@ fn a_badly_signed_transaction_is_a_violation() {
     let mut tx = fixture_payment(reward(&chain, 1), address_of_key(2), COIN);
     tx.inputs[0].signature = tx.inputs[0].signature.replace('a', "b");
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000021");
+    peer.handshake();
     peer.send(&Message::Tx(tx.clone()));
     let reason = peer.expect_error_and_close();
     assert!(reason.starts_with("invalid transaction: tx "), "{reason}");
@@ -193,9 +193,9 @@ fn transactions_are_relayed_and_conflicts_ignored_quietly() {
     let chain = regtest_chain(12);
     let node = start_with(config(), chain.clone());
     let mut sender = RawPeer::connect(&node);
-    sender.handshake("0000000000000031");
+    sender.handshake();
     let mut listener = RawPeer::connect(&node);
-    listener.handshake("0000000000000032");
+    listener.handshake();
 
     let tx = fixture_payment(reward(&chain, 1), address_of_key(2), COIN);
     sender.send(&Message::Tx(tx.clone()));
@@ -233,12 +233,8 @@ fn transactions_are_relayed_and_conflicts_ignored_quietly() {
 fn a_handshake_is_followed_by_get_mempool() {
     let node = start(config());
     let mut peer = RawPeer::connect(&node);
-    peer.hello(Network::Regtest.genesis().hash, "0000000000000041");
-    let hello = peer.recv_until(|m| match m {
-        Message::Hello(hello) => Some(hello),
-        _ => None,
-    });
-    assert_eq!((hello.version, PROTOCOL_VERSION), (3, 3));
+    let hello = peer.hello_and_prove();
+    assert_eq!((hello.version, PROTOCOL_VERSION), (4, 4));
     peer.recv_until(|m| (m == Message::GetMempool).then_some(()));
 }
 
@@ -342,7 +338,7 @@ fn a_heavier_branch_that_double_spends_is_refused_over_the_wire() {
     let node = start_with(config(), ours.clone());
     let before = (node.summary(), node.balance(&address_of_key(2)));
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000051");
+    peer.handshake();
     peer.send(&Message::Block(again));
     peer.recv_until(|m| matches!(m, Message::GetHeaders(_)).then_some(()));
     let headers = branch.iter().map(|b| b.header()).collect();

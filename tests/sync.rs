@@ -54,7 +54,7 @@ fn a_losing_branch_is_never_downloaded() {
     let (theirs, ours) = rival_chains(30, 40);
     let node = start_with(config(), ours);
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("00000000000000d1");
+    peer.handshake();
     peer.send(&Message::Block(theirs.tip().clone()));
     let locator = peer.recv_until(|m| match m {
         Message::GetHeaders(request) => Some(request.locator),
@@ -85,7 +85,7 @@ fn an_unproven_branch_past_the_cap_drops_the_peer() {
     let node = start_with(capped, ours);
     let before = node.summary();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("00000000000000d2");
+    peer.handshake();
     peer.send(&Message::Block(theirs.tip().clone()));
     let locator = peer.recv_until(|m| match m {
         Message::GetHeaders(request) => Some(request.locator),
@@ -112,7 +112,7 @@ fn an_invalid_header_is_refused() {
     let (theirs, ours) = rival_chains(5, 8);
     let node = start_with(config(), ours);
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("00000000000000d3");
+    peer.handshake();
     peer.send(&Message::Block(theirs.tip().clone()));
     let locator = peer.recv_until(|m| match m {
         Message::GetHeaders(request) => Some(request.locator),
@@ -151,7 +151,7 @@ fn serving_big_blocks_does_not_hold_the_chain() {
     let node = start_with(config(), escape_heavy_chain(500));
     let genesis = Network::Regtest.genesis().hash;
     let mut puller = RawPeer::connect(&node);
-    puller.handshake("00000000000000d4");
+    puller.handshake();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let pulling = {
@@ -176,7 +176,7 @@ fn serving_big_blocks_does_not_hold_the_chain() {
         })
     };
     let mut asker = RawPeer::connect(&node);
-    asker.handshake("00000000000000d5");
+    asker.handshake();
     let mut slowest = Duration::ZERO;
     // Ask at least 40 times, and for as long as it takes the puller to get 3 answers, so the
     // asks overlap with answers being made even on a loaded machine.

@@ -564,3 +564,37 @@ fn a_reorganization_returns_transactions_to_the_mempool() {
     let waiting: Vec<_> = ours.mempool().entries().iter().map(|e| e.tx.txid).collect();
     assert_eq!(waiting, vec![kept.txid]);
 }
+
+/// The block hash commits to every signature (protocol 4): a block whose signature is swapped
+/// for another encoding of it (its high-S twin) keeps its header, so its hash, but fails as a
+/// merkle mismatch (rule 4), before any signature is checked; the root that commits to the
+/// swapped signature, and so the block hash, differ from the original's.
+#[test]
+fn a_swapped_signature_breaks_the_merkle_root() {
+    let mut chain = chain();
+    let spend = pay(&[reward(&chain, 1)], &[(address(2), COIN)], &key(1));
+    let block = block_paying(&chain, vec![spend], 50 * COIN);
+    let mut swapped = block.clone();
+    let sig = hex::decode(&swapped.transactions[1].inputs[0].signature).unwrap();
+    let s = peerchain::crypto::u256::U256::from_be_bytes(&sig[32..].try_into().unwrap());
+    let high = peerchain::crypto::scalar::N.sub_borrow(&s).0;
+    swapped.transactions[1].inputs[0].signature =
+        hex::encode(&sig[..32]) + &hex::encode(high.to_be_bytes());
+    assert_eq!(swapped.transactions[1].txid, block.transactions[1].txid);
+    assert_eq!(swapped.compute_hash(), block.hash, "the header is the same");
+    let computed = swapped.compute_merkle_root();
+    assert_ne!(
+        computed, block.merkle_root,
+        "the root commits to the signature"
+    );
+    assert_eq!(
+        chain.append(swapped).unwrap_err(),
+        ChainError::BadMerkleRoot {
+            height: 13,
+            claimed: block.merkle_root,
+            computed
+        }
+    );
+    assert_eq!(chain.height(), 12);
+    chain.append(block).expect("the original is valid");
+}

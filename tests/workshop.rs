@@ -71,15 +71,18 @@ fn step02_merkle_root() {
         merkle_root(&items(&["a", "b", "c", "d", "e"])).to_string(),
         "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b"
     );
-    let coinbase: Hash = "1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"
-        .parse()
-        .unwrap();
-    let spend: Hash = "02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005"
-        .parse()
-        .unwrap();
+    let hash = |hex: &str| hex.parse::<Hash>().unwrap();
+    let coinbase = (
+        hash("1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c"),
+        hash("af5570f5a1810b7af78caf4bc70a660f0df51e42baf91d4de5b2328de0e83dfc"),
+    );
+    let spend = (
+        hash("02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005"),
+        hash("36e05da6e75d5c2e1809c781dde46b54ab69db4d5491ab4730bba35fea67217d"),
+    );
     assert_eq!(
         block_merkle_root(&items(&["a"]), [coinbase, spend].into_iter()).to_string(),
-        "11562c100d73baa7807d755cd056a07a1f0232d39a8bc01cfd2df02b6f272bff"
+        "db67afa6f7d58c803835f7e3264e247510c5a64debad531f23298157225ce4bc"
     );
     assert_eq!(
         Network::Regtest.genesis().merkle_root.to_string(),
@@ -269,7 +272,7 @@ fn step09_handshake_and_dispatch() {
     let chain = regtest_chain(30);
     let source = start_with(config(), chain.clone());
     let mut peer = RawPeer::connect(&source);
-    peer.handshake("00000000000000a9");
+    peer.handshake();
     peer.send(&Message::Ping(Nonce { nonce: 9 }));
     peer.recv_until(|m| (m == Message::Pong(Nonce { nonce: 9 })).then_some(()));
     let fresh = start(config());

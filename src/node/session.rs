@@ -12,12 +12,13 @@
 //! See `tutorial/09-handshake-and-sync.md` and `tutorial/11-defending-the-node.md`.
 
 use crate::block::Block;
+use crate::identity;
 use crate::log::quote;
 use crate::mempool::MAX_MEMPOOL_TXS;
 use crate::message::{
     encode_blocks_within_limit, encode_mempool_within_limit, GetBlocks, GetHeaders, Hello, Message,
-    Nonce, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES, MAX_LOCATOR_HASHES,
-    MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
+    Nonce, Proof, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE, MAX_LINE_BYTES,
+    MAX_LOCATOR_HASHES, MAX_PEER_ADDRESSES, PROTOCOL_VERSION,
 };
 use crate::node::chain_state::Announced;
 use crate::node::connection::{MessageReader, MessageWriter, NetError};
@@ -157,38 +158,29 @@ impl Session {
             .map_err(|e| Close::Quiet(e.to_string()))
     }
 
-    /// Both sides send `hello` at once, then each checks the other's.
+    /// The handshake. Both sides send `hello` at once and check the other's; then each proves
+    /// its node id with a `proof`, a signature of the other side's challenge (see
+    /// [`identity`](crate::identity)). Only then does the peer count as that node.
     fn handshake(&mut self) -> Handled {
         let genesis = self.state.chain.read(|chain| chain.genesis().hash);
+        let challenge = identity::challenge();
         self.send(&Message::Hello(Hello {
             version: PROTOCOL_VERSION,
             genesis,
             node_id: self.state.node_id.clone(),
             listen_port: Some(self.state.listen_addr.port()),
+            public_key: Some(self.state.key.public_key().to_hex()),
+            challenge: Some(challenge),
         }))?;
-        let timeout = self.state.config.handshake_timeout;
-        self.reader
-            .set_wait(timeout)
-            .map_err(|e| Close::Quiet(e.to_string()))?;
-        let hello = match self.reader.read_message() {
-            Ok(Some(Message::Hello(hello))) => hello,
-            Ok(Some(other)) => {
+        let deadline = Instant::now() + self.state.config.handshake_timeout;
+        let hello = match self.read_before(deadline, "hello")? {
+            Message::Hello(hello) => hello,
+            other => {
                 return Err(Close::Violation(format!(
                     "expected hello first, got {}",
                     other.name()
                 )))
             }
-            Ok(None) => return Err(Close::Quiet("peer closed before hello".into())),
-            Err(NetError::Timeout) => {
-                return Err(Close::Violation(format!(
-                    "no hello within {} ms",
-                    timeout.as_millis()
-                )))
-            }
-            Err(e @ (NetError::Malformed(_) | NetError::LineTooLong { .. })) => {
-                return Err(Close::Violation(e.to_string()))
-            }
-            Err(e) => return Err(Close::Quiet(e.to_string())),
         };
         if hello.version != PROTOCOL_VERSION {
             return Err(Close::Violation(format!(
@@ -202,7 +194,7 @@ impl Session {
                 hello.genesis, self.state.config.network
             )));
         }
-        let id_ok = hello.node_id.len() == 16
+        let id_ok = hello.node_id.len() == identity::NODE_ID_LEN
             && hello
                 .node_id
                 .bytes()
@@ -212,6 +204,43 @@ impl Session {
                 "node_id must be 16 lowercase hex digits".into(),
             ));
         }
+        let (Some(public_key), Some(their_challenge)) = (&hello.public_key, hello.challenge) else {
+            return Err(Close::Violation(
+                "hello without public_key and challenge".into(),
+            ));
+        };
+        let key = identity::check_id(public_key, &hello.node_id)
+            .map_err(|e| Close::Violation(e.to_string()))?;
+        if hello.node_id == self.state.node_id {
+            // Copy the address out first: an `if let` on a locked value would keep the lock
+            // through its whole body (chapter 07's trap).
+            let dialed = self.state.peers.dialed(self.id);
+            if let Some(dialed) = dialed {
+                self.state.book.mark_as_us(dialed);
+            }
+            return Err(Close::Violation(
+                "self-connection: that node_id is our own".into(),
+            ));
+        }
+        let signature = identity::prove(&self.state.key, &their_challenge, &hello.node_id);
+        self.send(&Message::Proof(Proof { signature }))?;
+        let proof = match self.read_before(deadline, "proof")? {
+            Message::Proof(proof) => proof,
+            other => {
+                return Err(Close::Violation(format!(
+                    "expected proof after hello, got {}",
+                    other.name()
+                )))
+            }
+        };
+        identity::check_proof(
+            &key,
+            &challenge,
+            &self.state.node_id,
+            &hello.node_id,
+            &proof.signature,
+        )
+        .map_err(|e| Close::Violation(e.to_string()))?;
         let listen = hello
             .listen_port
             .map(|port| SocketAddr::new(self.addr.ip(), port));
@@ -252,6 +281,26 @@ impl Session {
         Ok(())
     }
 
+    /// The next message of the handshake (`what` names it), if it comes before `deadline`.
+    fn read_before(&mut self, deadline: Instant, what: &str) -> Result<Message, Close> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.reader
+            .set_wait(left.max(Duration::from_millis(1)))
+            .map_err(|e| Close::Quiet(e.to_string()))?;
+        match self.reader.read_message() {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => Err(Close::Quiet(format!("peer closed before {what}"))),
+            Err(NetError::Timeout) => Err(Close::Violation(format!(
+                "no {what} within {} ms",
+                self.state.config.handshake_timeout.as_millis()
+            ))),
+            Err(e @ (NetError::Malformed(_) | NetError::LineTooLong { .. })) => {
+                Err(Close::Violation(e.to_string()))
+            }
+            Err(e) => Err(Close::Quiet(e.to_string())),
+        }
+    }
+
     /// Nothing arrived for a ping interval: give up if the peer has been silent too long,
     /// otherwise ping it (and forget a sync request it never answered).
     fn on_quiet(&mut self) -> Handled {
@@ -272,6 +321,9 @@ impl Session {
     fn handle(&mut self, message: Message) -> Handled {
         match message {
             Message::Hello(_) => Err(Close::Violation("unexpected second hello".into())),
+            Message::Proof(_) => Err(Close::Violation(
+                "unexpected proof after the handshake".into(),
+            )),
             Message::LatestBlock => {
                 let tip = self.state.chain.read_for_peers(|chain| chain.tip().clone());
                 self.send(&Message::Block(tip))

@@ -89,10 +89,15 @@ pub fn wait_for_tip(node: &Node, tip: Hash, what: &str) {
     wait_for(what, || node.summary().tip == tip);
 }
 
-/// A hand-driven peer on a raw socket: what a classmate's buggy node, or `nc`, looks like.
+/// A hand-driven peer on a raw socket: what a classmate's buggy node, or `nc`, looks like. It
+/// has a key of its own, so it can prove its node id as the protocol asks.
 pub struct RawPeer {
     pub stream: TcpStream,
     reader: BufReader<TcpStream>,
+    /// Its key; its node id is the key's.
+    pub key: peerchain::crypto::keys::SecretKey,
+    /// The challenge its last hello sent.
+    pub challenge: Hash,
 }
 
 impl RawPeer {
@@ -101,7 +106,17 @@ impl RawPeer {
         let stream = TcpStream::connect(node.local_addr()).expect("connect to node");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
-        RawPeer { stream, reader }
+        RawPeer {
+            stream,
+            reader,
+            key: peerchain::crypto::keys::SecretKey::generate(),
+            challenge: Hash([0x5e; 32]),
+        }
+    }
+
+    /// This peer's node id: its key's.
+    pub fn node_id(&self) -> String {
+        peerchain::identity::node_id(&self.key.public_key())
     }
 
     /// Sends raw bytes.
@@ -114,25 +129,65 @@ impl RawPeer {
         self.send_raw(&message.encode());
     }
 
-    /// Sends a hello for `genesis` with `node_id`.
+    /// Sends a hello for `genesis` that claims `node_id`, with this peer's key and challenge.
     pub fn hello(&mut self, genesis: Hash, node_id: &str) {
         self.send(&Message::Hello(Hello {
             version: peerchain::message::PROTOCOL_VERSION,
             genesis,
             node_id: node_id.to_string(),
             listen_port: None,
+            public_key: Some(self.key.public_key().to_hex()),
+            challenge: Some(self.challenge),
         }));
     }
 
-    /// Completes a handshake with a regtest node; returns the node's hello. The node sends its
-    /// hello before reading ours, so a ping/pong round trip follows: when this returns, the
-    /// node has taken our hello (and the tests' ordering is the one they wrote).
-    pub fn handshake(&mut self, node_id: &str) -> Hello {
-        self.hello(Network::Regtest.genesis().hash, node_id);
+    /// Sends the proof the node's `hello` asks for: our signature of its challenge.
+    pub fn prove(&mut self, theirs: &Hello) {
+        let challenge = theirs.challenge.expect("the node sends a challenge");
+        let signature = peerchain::identity::prove(&self.key, &challenge, &theirs.node_id);
+        self.send(&Message::Proof(peerchain::message::Proof { signature }));
+    }
+
+    /// Sends a regtest hello under this peer's own id, reads the node's hello and sends the
+    /// proof it asks for; returns the node's hello. What the node answers next is the caller's.
+    pub fn hello_and_prove(&mut self) -> Hello {
+        let id = self.node_id();
+        self.hello(Network::Regtest.genesis().hash, &id);
+        let hello = self.recv_until(|m| match m {
+            Message::Hello(hello) => Some(hello),
+            _ => None,
+        });
+        self.prove(&hello);
+        hello
+    }
+
+    /// Completes a handshake with a regtest node under this peer's own id, and checks the
+    /// node's proof; returns the node's hello. A ping/pong round trip follows: when this
+    /// returns, the node has taken the handshake (and the tests' ordering is the one they
+    /// wrote).
+    pub fn handshake(&mut self) -> Hello {
+        let id = self.node_id();
+        self.hello(Network::Regtest.genesis().hash, &id);
         let hello = match self.recv() {
             Some(Message::Hello(hello)) => hello,
             other => panic!("expected the node's hello, got {other:?}"),
         };
+        self.prove(&hello);
+        let proof = match self.recv() {
+            Some(Message::Proof(proof)) => proof,
+            other => panic!("expected the node's proof, got {other:?}"),
+        };
+        let key =
+            peerchain::identity::check_id(hello.public_key.as_deref().unwrap(), &hello.node_id)
+                .expect("the node's id is its key's");
+        peerchain::identity::check_proof(
+            &key,
+            &self.challenge,
+            &id,
+            &hello.node_id,
+            &proof.signature,
+        )
+        .expect("the node proves its id");
         let nonce = peerchain::message::Nonce { nonce: 0x5eed };
         self.send(&Message::Ping(nonce));
         self.recv_until(|m| (m == Message::Pong(nonce)).then_some(()));
@@ -179,7 +234,7 @@ impl RawPeer {
 /// `latest_block` with its current tip.
 pub fn assert_still_served(node: &Node) {
     let mut peer = RawPeer::connect(node);
-    peer.handshake("00000000000000ff");
+    peer.handshake();
     peer.send(&Message::LatestBlock);
     let tip = peer.recv_until(|m| match m {
         Message::Block(b) => Some(b.hash),

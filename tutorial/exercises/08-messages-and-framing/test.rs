@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 fn get_height_is_answered() {
     let node = start_with(config(), regtest_chain(4));
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000e08");
+    peer.handshake();
     peer.stream
         .write_all(b"{\"type\":\"get_height\"}\n")
         .unwrap();

@@ -15,7 +15,7 @@ fn unsolicited_blocks_are_refused() {
     let node = start_with(config(), regtest_chain(2));
     let before = node.summary();
     let mut peer = RawPeer::connect(&node);
-    peer.handshake("0000000000000e11");
+    peer.handshake();
     peer.send(&Message::Blocks(vec![]));
     peer.send(&Message::Ping(Nonce { nonce: 7 }));
     let reason = peer.recv_until(|m| match m {

@@ -7,12 +7,34 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_peerchain");
 
-fn hello(id: &str) -> String {
-    let genesis = peerchain::Network::Regtest.genesis().hash;
-    let version = peerchain::message::PROTOCOL_VERSION;
-    format!(
-        "{{\"type\":\"hello\",\"payload\":{{\"version\":{version},\"genesis\":\"{genesis}\",\"node_id\":\"{id}\",\"listen_port\":null}}}}\n"
-    )
+/// Says hello on `stream` with a fresh key and proves the id when the node's hello comes
+/// (the handshake of chapter 09); returns a reader for what the node sends next.
+fn join(stream: &TcpStream) -> BufReader<TcpStream> {
+    use peerchain::message::{Hello, Message, Proof};
+    let key = peerchain::crypto::keys::SecretKey::generate();
+    let id = peerchain::identity::node_id(&key.public_key());
+    let hello = Message::Hello(Hello {
+        version: peerchain::message::PROTOCOL_VERSION,
+        genesis: peerchain::Network::Regtest.genesis().hash,
+        node_id: id,
+        listen_port: None,
+        public_key: Some(key.public_key().to_hex()),
+        challenge: Some(peerchain::identity::challenge()),
+    });
+    let mut writer = stream.try_clone().unwrap();
+    writer.write_all(&hello.encode()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let Ok(Message::Hello(theirs)) = Message::decode(line.trim_end().as_bytes()) else {
+        panic!("expected the node's hello, got {line:?}");
+    };
+    let challenge = theirs.challenge.expect("a challenge");
+    let signature = peerchain::identity::prove(&key, &challenge, &theirs.node_id);
+    writer
+        .write_all(&Message::Proof(Proof { signature }).encode())
+        .unwrap();
+    reader
 }
 
 /// With `--max-peers 1` the second connection is told "too many peers" after its hello.
@@ -36,10 +58,9 @@ fn max_peers_option() {
     let addr = addr.split(';').next().unwrap().to_string();
 
     let mut one = TcpStream::connect(&addr).unwrap();
-    one.write_all(hello("00000000000e1301").as_bytes()).unwrap();
+    let mut one_lines = join(&one);
     one.write_all(b"{\"type\":\"ping\",\"payload\":{\"nonce\":1}}\n")
         .unwrap();
-    let mut one_lines = BufReader::new(one.try_clone().unwrap());
     loop {
         let mut line = String::new();
         let read = one_lines.read_line(&mut line).unwrap();
@@ -50,9 +71,8 @@ fn max_peers_option() {
     }
     // The one slot is taken by a peer the node will not evict for a newcomer (the longest
     // connected are protected), so the second is refused after its hello.
-    let mut two = TcpStream::connect(&addr).unwrap();
-    two.write_all(hello("00000000000e1302").as_bytes()).unwrap();
-    let mut replies = BufReader::new(two);
+    let two = TcpStream::connect(&addr).unwrap();
+    let mut replies = join(&two);
     let reply = loop {
         let mut line = String::new();
         let read = replies.read_line(&mut line).unwrap();
