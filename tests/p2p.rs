@@ -198,3 +198,30 @@ fn simultaneous_dials_keep_one_link() {
         assert_eq!((a.peers().len(), b.peers().len()), (1, 1));
     }
 }
+
+/// Over the wire, a tie keeps what each node saw first: two nodes that mined one block each on
+/// a shared chain exchange headers and keep their own tips (no bodies fetched), and the next
+/// block, which breaks the tie, moves the other node over.
+#[test]
+fn a_tie_over_the_wire_keeps_each_nodes_own_tip() {
+    let shared = regtest_chain(4);
+    let mut mine_a = shared.clone();
+    mine_blocks(&mut mine_a, 1, T, "a");
+    let mut mine_b = shared.clone();
+    mine_blocks(&mut mine_b, 1, T, "b");
+    assert_eq!(mine_a.total_work(), mine_b.total_work(), "a tie");
+    let (tip_a, tip_b) = (mine_a.tip().hash, mine_b.tip().hash);
+    let a = start_with(config(), mine_a);
+    let b = start_with(config(), mine_b);
+    a.connect(b.local_addr());
+    wait_for("each node to see the other's headers", || {
+        a.sync_stats().headers_received >= 1 && b.sync_stats().headers_received >= 1
+    });
+    for (node, own) in [(&a, tip_a), (&b, tip_b)] {
+        assert_eq!(node.summary().tip, own, "a tie keeps the first seen");
+        assert_eq!(node.sync_stats().get_blocks_sent, 0, "no bodies for a tie");
+    }
+    let next = b.mine(vec!["breaks the tie".into()]).unwrap();
+    wait_for_tip(&a, next.hash, "a to take b's heavier branch");
+    assert_eq!(a.block(5).unwrap().hash, tip_b);
+}
