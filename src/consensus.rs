@@ -517,7 +517,7 @@ pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainErr
         tx.check_alone().map_err(at(tx))?;
         for (input, i) in tx.inputs.iter().enumerate().map(|(n, i)| (n, i.outpoint())) {
             if !spent.insert(i) {
-                return Err(at(tx)(TxError::SpentTwice { input, outpoint: i }));
+                return Err(at(tx)(TxError::SpentTwiceInBlock { input, outpoint: i }));
             }
         }
     }

@@ -106,8 +106,28 @@ impl Logger {
 }
 
 /// `text` as it may appear in a reason or a log line: at most [`MAX_QUOTE_CHARS`] characters,
-/// and when it was longer, a note saying how long it really was.
+/// and when it was longer, a note saying how long it really was. A reason's "(rule N)" tail is
+/// kept whole, after the cut.
 pub fn quote(text: &str) -> String {
+    // A reason's "(rule N)" tail says which rule broke: cut the middle, never the tail.
+    if let Some((body, rule)) = text.rsplit_once(" (rule ") {
+        let is_rule = rule.len() <= 4
+            && rule
+                .strip_suffix(')')
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        if is_rule {
+            return match body.char_indices().nth(MAX_QUOTE_CHARS) {
+                None => text.to_string(),
+                Some((cut, _)) => {
+                    format!(
+                        "{}… ({} bytes in all) (rule {rule}",
+                        &body[..cut],
+                        text.len()
+                    )
+                }
+            };
+        }
+    }
     quote_with_limit(text, MAX_QUOTE_CHARS)
 }
 
@@ -131,6 +151,22 @@ pub fn plural(n: usize, noun: &str) -> String {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    /// A long reason keeps its "(rule N)" tail after the cut, so the peer still learns which
+    /// rule broke; a tail that only looks like one is cut like any text.
+    #[test]
+    fn a_long_reason_keeps_its_rule() {
+        let reason = format!("invalid block: block 3: {} (rule 7)", "x".repeat(500));
+        let quoted = quote(&reason);
+        assert!(
+            quoted.ends_with("… (533 bytes in all) (rule 7)"),
+            "{quoted}"
+        );
+        assert!(quoted.chars().count() < 250);
+        assert_eq!(quote("short (rule 4)"), "short (rule 4)");
+        let fake = format!("{} (rule seven)", "y".repeat(300));
+        assert!(quote(&fake).ends_with("bytes in all)"));
+    }
 
     /// Short text is quoted whole; long text is cut at a character boundary and says its size.
     #[test]

@@ -210,8 +210,15 @@ pub enum TxError {
         /// Which input, counting from 0.
         input: usize,
     },
-    /// Two inputs of the block (this one and an earlier one) spend one output.
+    /// Two inputs of this transaction (this one and an earlier one) spend one output.
     SpentTwice {
+        /// Which input, counting from 0.
+        input: usize,
+        /// The output spent twice.
+        outpoint: OutPoint,
+    },
+    /// An input spends an output that an earlier transaction of the same block spends.
+    SpentTwiceInBlock {
         /// Which input, counting from 0.
         input: usize,
         /// The output spent twice.
@@ -231,7 +238,13 @@ pub enum TxError {
         /// Why the signature does not parse.
         error: CryptoError,
     },
-    /// The signature does not verify (wrong key, wrong message, high s, r or s out of range).
+    /// The signature's s is in the upper half of the curve order: the "high-S" twin of a valid
+    /// signature, refused so that every transaction has one valid form.
+    HighS {
+        /// Which input, counting from 0.
+        input: usize,
+    },
+    /// The signature does not verify (wrong key, wrong message, r or s out of range).
     BadSignature {
         /// Which input, counting from 0.
         input: usize,
@@ -309,10 +322,18 @@ impl fmt::Display for TxError {
             ),
             SpentTwice { input, outpoint } => write!(
                 f,
-                "input {input} spends {outpoint}, which an earlier input of this block spends too"
+                "input {input} spends {outpoint}, which an earlier input of this transaction spends too"
+            ),
+            SpentTwiceInBlock { input, outpoint } => write!(
+                f,
+                "input {input} spends {outpoint}, which an earlier transaction of this block spends too"
             ),
             BadPublicKey { input, error } => write!(f, "input {input}: {error}"),
             BadSignatureEncoding { input, error } => write!(f, "input {input}: {error}"),
+            HighS { input } => write!(
+                f,
+                "input {input}: the signature is high-S (s above n/2); only its low-S twin is valid"
+            ),
             BadSignature { input } => write!(
                 f,
                 "input {input}: the signature does not verify for its public key and the txid"
@@ -325,6 +346,10 @@ impl fmt::Display for TxError {
             AlreadySpent { input, outpoint } => write!(
                 f,
                 "input {input} spends {outpoint}, which is already spent"
+            ),
+            Immature { input, outpoint, created, spendable, height } if created == height => write!(
+                f,
+                "input {input} spends {outpoint}, the coinbase of this very block, spendable from height {spendable}"
             ),
             Immature { input, outpoint, created, spendable, height } => write!(
                 f,
@@ -539,6 +564,9 @@ impl Transaction {
         let key = PublicKey::from_hex(&input.public_key)
             .map_err(|error| TxError::BadPublicKey { input: i, error })?;
         let signature = parse_signature(i, &input.signature)?;
+        if signature.s > crate::crypto::scalar::HALF_N {
+            return Err(TxError::HighS { input: i });
+        }
         if !ecdsa::verify(&key, &self.txid.0, &signature) {
             return Err(TxError::BadSignature { input: i });
         }
@@ -814,10 +842,7 @@ mod tests {
         };
         let mut high_s = tx.clone();
         high_s.inputs[0].signature = high.to_hex();
-        assert_eq!(
-            high_s.check_signatures(),
-            Err(TxError::BadSignature { input: 0 })
-        );
+        assert_eq!(high_s.check_signatures(), Err(TxError::HighS { input: 0 }));
 
         let mut r_too_big = tx.clone();
         r_too_big.inputs[0].signature = "f".repeat(64) + &tx.inputs[0].signature[64..];

@@ -269,14 +269,31 @@ impl<'a> UtxoView<'a> {
         let height = block.height;
         let mut undo = Vec::new();
         let mut fees = 0u64;
+        let coinbase_txid = block.transactions.first().map(|c| c.txid);
         for tx in block.transactions.iter().skip(1) {
-            let fee =
-                self.spend(tx, height, &mut undo)
-                    .map_err(|error| ChainError::Transaction {
-                        height,
-                        txid: tx.txid,
-                        error: Box::new(error),
-                    })?;
+            let fee = self
+                .spend(tx, height, &mut undo)
+                .map_err(|error| match error {
+                    // The block's own coinbase is not in the view yet (its outputs go in last,
+                    // once the fees are known), and it could not be spent anyway: say so.
+                    TxError::UnknownOutput { input, outpoint }
+                        if Some(outpoint.txid) == coinbase_txid =>
+                    {
+                        TxError::Immature {
+                            input,
+                            outpoint,
+                            created: height,
+                            spendable: height.saturating_add(COINBASE_MATURITY),
+                            height,
+                        }
+                    }
+                    error => error,
+                })
+                .map_err(|error| ChainError::Transaction {
+                    height,
+                    txid: tx.txid,
+                    error: Box::new(error),
+                })?;
             fees = fees
                 .checked_add(fee)
                 .ok_or(ChainError::FeesOverflow { height })?;

@@ -133,7 +133,9 @@ fn a_valid_spend_moves_coins() {
     assert_eq!(fee_taker.amount, 51 * COIN);
 }
 
-/// Two transactions of one block spending the same output: the second is refused.
+/// Two transactions of one block spending the same output: the second is refused, and the
+/// reason says it was another transaction of the block; one transaction spending an output
+/// twice is refused too, and its reason says so of the transaction, not the block.
 #[test]
 fn spending_twice_in_one_block() {
     let mut chain = chain();
@@ -145,11 +147,63 @@ fn spending_twice_in_one_block() {
         ChainError::Transaction {
             height: 13,
             txid: b.txid,
-            error: Box::new(TxError::SpentTwice {
+            error: Box::new(TxError::SpentTwiceInBlock {
                 input: 0,
                 outpoint: reward(&chain, 1)
             })
         }
+    );
+    assert!(err
+        .to_string()
+        .contains("which an earlier transaction of this block spends too (rule 7)"));
+    let twice = pay(
+        &[reward(&chain, 1), reward(&chain, 1)],
+        &[(address(2), COIN)],
+        &key(1),
+    );
+    let lone = twice.check_alone().unwrap_err();
+    assert_eq!(
+        lone,
+        TxError::SpentTwice {
+            input: 1,
+            outpoint: reward(&chain, 1)
+        }
+    );
+    assert!(
+        lone.to_string()
+            .ends_with("which an earlier input of this transaction spends too"),
+        "{lone}"
+    );
+}
+
+/// A transaction that spends the coinbase of its own block is immature, and the reason says
+/// it is this very block's coinbase.
+#[test]
+fn spending_the_blocks_own_coinbase() {
+    let mut chain = chain();
+    let coinbase = Transaction::coinbase(
+        13,
+        vec![Output {
+            address: address(1),
+            amount: 50 * COIN,
+        }],
+    );
+    let own = OutPoint {
+        txid: coinbase.txid,
+        index: 0,
+    };
+    let spend = pay(&[own], &[(address(2), COIN)], &key(1));
+    let block = block_with(&chain, vec![spend]);
+    assert_eq!(
+        block.transactions[0].txid, coinbase.txid,
+        "the same coinbase"
+    );
+    let err = refused(&mut chain, block);
+    assert!(
+        err.to_string().contains(&format!(
+            "input 0 spends {own}, the coinbase of this very block, spendable from height 23"
+        )),
+        "{err}"
     );
 }
 
@@ -304,7 +358,8 @@ fn high_s_is_refused() {
     let high = peerchain::crypto::scalar::N.sub_borrow(&s).0;
     tx.inputs[0].signature = hex::encode(&sig[..32]) + &hex::encode(high.to_be_bytes());
     let err = refused_with(&mut chain, vec![tx]);
-    assert_eq!(tx_error(err), TxError::BadSignature { input: 0 });
+    assert!(err.to_string().contains("high-S"), "{err}");
+    assert_eq!(tx_error(err), TxError::HighS { input: 0 });
 }
 
 /// A txid that is not the hash of the transaction bytes is refused, even with a signature of
@@ -389,7 +444,7 @@ fn block_limits_are_exact() {
     };
     let at_limit = block(vec![tx.clone(); MAX_BLOCK_TRANSACTIONS - 1]);
     let err = check_transactions(&at_limit, params).unwrap_err();
-    assert!(matches!(tx_error(err), TxError::SpentTwice { .. }));
+    assert!(matches!(tx_error(err), TxError::SpentTwiceInBlock { .. }));
     let over = block(vec![tx.clone(); MAX_BLOCK_TRANSACTIONS]);
     assert_eq!(
         check_transactions(&over, params),
