@@ -23,7 +23,8 @@
 //! {"type":"error","payload":{"reason":"unknown message type \"gossip\""}}
 //! ```
 //!
-//! Why JSON lines: a student can read the traffic, and type it with `nc`. TCP is a byte stream,
+//! Why JSON lines: a student can read the traffic, and type most of it with `nc` (all but the
+//! handshake's `proof`, which needs a signature). TCP is a byte stream,
 //! not a message stream: one `read` may return half a message or three of them, which is the
 //! bug the seed had (it parsed each chunk as JSON). The newline is our frame boundary.
 //! Bitcoin frames with a binary header (magic, command, length, checksum) instead, which is

@@ -210,6 +210,44 @@ fn transaction_vectors() {
     );
 }
 
+/// The identity vectors: both node ids, the proof's digest and signature (secret key 1
+/// proving its id to secret key 2's node), and that the signature verifies.
+#[test]
+fn identity_vectors() {
+    use peerchain::crypto::keys::SecretKey;
+    use peerchain::identity::{check_proof, node_id, proof_digest, prove};
+    let rows = table("Identity");
+    let value = |what: &str| -> String {
+        rows.iter()
+            .find(|r| r[0] == what)
+            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
+            .clone()
+    };
+    let key = |n: u8| {
+        let mut bytes = [0u8; 32];
+        bytes[31] = n;
+        SecretKey::from_bytes(&bytes).unwrap()
+    };
+    let (signer, verifier) = (node_id(&key(1).public_key()), node_id(&key(2).public_key()));
+    assert_eq!(signer, value("signer node id"));
+    assert_eq!(verifier, value("verifier node id"));
+    let challenge: peerchain::Hash = value("challenge").parse().unwrap();
+    let digest = proof_digest(&challenge, &verifier, &signer);
+    assert_eq!(hex::encode(digest), value("proof digest"));
+    let signature = prove(&key(1), &challenge, &verifier);
+    assert_eq!(signature, value("proof signature"));
+    assert_eq!(
+        check_proof(
+            &key(1).public_key(),
+            &challenge,
+            &verifier,
+            &signer,
+            &signature
+        ),
+        Ok(())
+    );
+}
+
 /// Each subsidy row.
 #[test]
 fn subsidy_vectors() {

@@ -342,3 +342,20 @@ fn uppercase_hex_is_refused() {
     );
     assert_unharmed(&node, &before);
 }
+
+/// A key twice in one object is malformed, wherever it is: a `tx` with its `signature` twice
+/// would otherwise have two readings (appendix A says so; this pins it).
+#[test]
+fn a_duplicated_key_is_malformed() {
+    let (node, before) = node();
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake();
+    let tx = r#"{"type":"tx","payload":{"txid":"02031083a574d325fe44dfc055a5b194f47e539bdb633a0dca498866740d0005","inputs":[{"prev_txid":"1fd69013945938380b5cf5dd59db1b41201ebf0fb3e607c557bc2e7a5d94433c","prev_index":0,"public_key":"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798","signature":"00","signature":"11"}],"outputs":[]}}"#;
+    peer.send_raw(format!("{tx}\n").as_bytes());
+    let reason = peer.expect_error_and_close();
+    assert!(
+        reason.starts_with("bad payload for tx: duplicate field `signature`"),
+        "{reason}"
+    );
+    assert_unharmed(&node, &before);
+}

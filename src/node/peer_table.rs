@@ -18,11 +18,11 @@
 //!   demos.
 //! - **A duplicate does not evict a working link.** Two nodes that dial each other at the same
 //!   moment end up with two links, and both sides must drop the same one: the link dialed by
-//!   the node with the smaller id stays. But node ids are public, so a newcomer claiming a
-//!   connected node's id could use that rule to evict it. So the rule applies only when both
-//!   links come from the same IP address and finished their handshakes within
-//!   `duplicate_window` of each other, as a simultaneous dial does; otherwise the established
-//!   link stays and the newcomer is refused.
+//!   the node with the smaller id stays. Ids are proven in the handshake (see
+//!   [`identity`](crate::identity)), so only the node itself can make a second link under its
+//!   id; even so the rule applies only when both links come from the same IP address and
+//!   finished their handshakes within `duplicate_window` of each other, as a simultaneous dial
+//!   does. Otherwise the established link stays and the newcomer is refused.
 //!
 //! See `tutorial/10-relay-and-discovery.md` and `tutorial/11-defending-the-node.md`.
 
