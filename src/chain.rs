@@ -536,3 +536,181 @@ impl Blockchain {
         Ok(self.switched(old_tip, depth, added))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{mine_blocks, mine_here, miner_address, miner_key};
+    use crate::transaction::{OutPoint, TxError};
+
+    const T: u64 = 1_000;
+
+    fn chain(blocks: usize) -> Blockchain {
+        let mut chain = Blockchain::new(Network::Regtest);
+        mine_blocks(&mut chain, blocks, T, "chain");
+        chain
+    }
+
+    /// Output 0 of the coinbase of block `height`.
+    fn reward(chain: &Blockchain, height: u64) -> OutPoint {
+        OutPoint {
+            txid: chain.block(height).unwrap().transactions[0].txid,
+            index: 0,
+        }
+    }
+
+    /// `from` (worth `amount`) paid to the miner's address in `outputs` equal parts, all of it
+    /// but `fee`, signed.
+    fn split(from: OutPoint, amount: u64, outputs: usize, fee: u64) -> Transaction {
+        let each = (amount - fee) / outputs as u64;
+        let out = Output {
+            address: miner_address(),
+            amount: each,
+        };
+        let mut tx = Transaction::new(&[from], vec![out; outputs]);
+        tx.sign(&miner_key());
+        tx
+    }
+
+    fn add(chain: &mut Blockchain, tx: &Transaction) -> Result<u64, Rejected> {
+        chain.add_to_mempool(tx.clone().verify().expect("signed"))
+    }
+
+    /// The active chain answers what it holds: `contains`, heights by hash, a transaction in
+    /// a block or in the mempool, and nothing for what it does not hold.
+    #[test]
+    fn lookups() {
+        let mut chain = chain(12);
+        let block = chain.block(5).unwrap().clone();
+        assert!(chain.contains(&block.hash));
+        assert_eq!(chain.height_of(&block.hash), Some(5));
+        assert!(!chain.contains(&Hash([9; 32])));
+        let coinbase = &block.transactions[0];
+        assert_eq!(
+            chain.transaction(&coinbase.txid),
+            Some((coinbase.clone(), Some(5)))
+        );
+        let pay = split(reward(&chain, 1), 50 * crate::transaction::COIN, 1, 1_000);
+        add(&mut chain, &pay).unwrap();
+        assert_eq!(chain.transaction(&pay.txid), Some((pay.clone(), None)));
+        assert_eq!(chain.transaction(&Hash([9; 32])), None);
+    }
+
+    /// The mempool checks maturity for the next block: at tip 11, block 2's coinbase (spendable
+    /// from 12) may be spent, block 3's not yet; `precheck` agrees and returns the fee.
+    #[test]
+    fn the_mempool_judges_maturity_for_the_next_block() {
+        let mut chain = chain(11);
+        let coin = 50 * crate::transaction::COIN;
+        let ripe = split(reward(&chain, 2), coin, 1, 1_234);
+        let green = split(reward(&chain, 3), coin, 1, 1_234);
+        assert_eq!(chain.precheck_transaction(&ripe), Ok(1_234));
+        assert!(matches!(
+            chain.precheck_transaction(&green),
+            Err(Rejected::NotSpendable(TxError::Immature { .. }))
+        ));
+        assert_eq!(add(&mut chain, &ripe), Ok(1_234));
+        assert!(matches!(
+            add(&mut chain, &green),
+            Err(Rejected::NotSpendable(TxError::Immature { .. }))
+        ));
+        assert_eq!(chain.precheck_transaction(&ripe), Err(Rejected::Known));
+    }
+
+    /// A template sits on the tip: the next height, the expected difficulty, a timestamp of
+    /// at least the median time past + 1 whatever our clock says, and data within the limits
+    /// (exactly the limits are allowed).
+    #[test]
+    fn a_template_follows_the_rules() {
+        let chain = chain(12);
+        let median = median_time_past(&chain.view());
+        let template = chain.template(vec![], miner_address(), 0).unwrap();
+        assert_eq!(template.height, 13);
+        assert_eq!(template.previous_hash, chain.tip().hash);
+        assert_eq!(template.timestamp, median + 1);
+        assert_eq!(template.difficulty, chain.next_difficulty());
+        let p = chain.params();
+        let items = |n: usize, len: usize| vec!["x".repeat(len); n];
+        assert!(chain
+            .template(items(p.max_data_items, 1), miner_address(), 0)
+            .is_ok());
+        assert!(matches!(
+            chain.template(items(p.max_data_items + 1, 1), miner_address(), 0),
+            Err(ChainError::TooManyItems { .. })
+        ));
+        let bytes = p.max_data_bytes / 4;
+        assert!(chain.template(items(4, bytes), miner_address(), 0).is_ok());
+        assert!(matches!(
+            chain.template(items(5, bytes), miner_address(), 0),
+            Err(ChainError::TooManyBytes { .. })
+        ));
+        let mut one_over = items(4, bytes);
+        one_over[0].push('x');
+        assert!(matches!(
+            chain.template(one_over, miner_address(), 0),
+            Err(ChainError::TooManyBytes { .. })
+        ));
+    }
+
+    /// A full mempool gives a template exactly at the block limits, the coinbase counted: 999
+    /// small payments plus the coinbase make 1 000 transactions; 41 wide ones (100 inputs and
+    /// outputs each) give 39 of them, 3 902 with the coinbase, since a 40th would pass 4 000.
+    /// Both blocks are valid.
+    #[test]
+    fn a_template_fills_the_block_to_its_limits() {
+        let coin = 50 * crate::transaction::COIN;
+        let mut chain = chain(21);
+        // Eleven coinbases split in 99 coins each: 1 089 coins to pay from.
+        let splits: Vec<Transaction> = (1..=11)
+            .map(|h| split(reward(&chain, h), coin, 99, 0))
+            .collect();
+        for tx in &splits {
+            add(&mut chain, tx).unwrap();
+        }
+        mine_blocks(&mut chain, 1, T, "splits");
+        assert!(chain.mempool().is_empty());
+        let coins: Vec<(OutPoint, u64)> = splits
+            .iter()
+            .flat_map(|tx| {
+                (0..99u32).map(|index| {
+                    let outpoint = OutPoint {
+                        txid: tx.txid,
+                        index,
+                    };
+                    (outpoint, tx.outputs[0].amount)
+                })
+            })
+            .collect();
+        let mut small = chain.clone();
+        for &(from, amount) in &coins[..1_000] {
+            add(&mut small, &split(from, amount, 1, 1)).unwrap();
+        }
+        let template = small.template(vec![], miner_address(), 0).unwrap();
+        assert_eq!(template.transactions.len(), MAX_BLOCK_TRANSACTIONS);
+        small.append(mine_here(template)).expect("a valid block");
+        let mut wide = chain;
+        for &(from, amount) in &coins[..41] {
+            add(&mut wide, &split(from, amount, 99, 99)).unwrap();
+        }
+        let template = wide.template(vec![], miner_address(), 0).unwrap();
+        assert_eq!(template.transactions.len(), 40);
+        assert_eq!(template.in_outs(), 3_902);
+        wide.append(mine_here(template)).expect("a valid block");
+    }
+
+    /// A chain of genesis alone takes a branch from genesis.
+    #[test]
+    fn a_chain_at_genesis_takes_a_branch() {
+        let mut ours = Blockchain::new(Network::Regtest);
+        let theirs = chain(3);
+        let branch = &theirs.blocks()[1..];
+        assert_eq!(
+            ours.evaluate_branch(branch),
+            Ok(Outcome::Extended {
+                added: 3,
+                tip: theirs.tip().hash,
+                height: 3
+            })
+        );
+    }
+}
