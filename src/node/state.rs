@@ -59,7 +59,8 @@ pub struct SyncStats {
 pub(super) struct NodeState {
     /// The node's settings, fixed at start.
     pub(super) config: Config,
-    /// The random id this node sends in `hello` (16 hex digits).
+    /// The id this node sends in `hello`: its key's short name (16 hex digits, see
+    /// [`identity`](crate::identity)).
     pub(super) node_id: String,
     /// The address the listener is bound to.
     pub(super) listen_addr: SocketAddr,
