@@ -560,7 +560,8 @@ mod tests {
     }
 
     /// `from` (worth `amount`) paid to the miner's address in `outputs` equal parts, all of it
-    /// but `fee`, signed.
+    /// but `fee`, signed. (The tests pay 10 units per input and output, so a minimum fee rate
+    /// added as policy, exercise 19, does not refuse them.)
     fn split(from: OutPoint, amount: u64, outputs: usize, fee: u64) -> Transaction {
         let each = (amount - fee) / outputs as u64;
         let out = Output {
@@ -662,7 +663,7 @@ mod tests {
         let mut chain = chain(21);
         // Eleven coinbases split in 99 coins each: 1 089 coins to pay from.
         let splits: Vec<Transaction> = (1..=11)
-            .map(|h| split(reward(&chain, h), coin, 99, 0))
+            .map(|h| split(reward(&chain, h), coin, 99, 1_000))
             .collect();
         for tx in &splits {
             add(&mut chain, tx).unwrap();
@@ -683,14 +684,14 @@ mod tests {
             .collect();
         let mut small = chain.clone();
         for &(from, amount) in &coins[..1_000] {
-            add(&mut small, &split(from, amount, 1, 1)).unwrap();
+            add(&mut small, &split(from, amount, 1, 20)).unwrap();
         }
         let template = small.template(vec![], miner_address(), 0).unwrap();
         assert_eq!(template.transactions.len(), MAX_BLOCK_TRANSACTIONS);
         small.append(mine_here(template)).expect("a valid block");
         let mut wide = chain;
         for &(from, amount) in &coins[..41] {
-            add(&mut wide, &split(from, amount, 99, 99)).unwrap();
+            add(&mut wide, &split(from, amount, 99, 1_000)).unwrap();
         }
         let template = wide.template(vec![], miner_address(), 0).unwrap();
         assert_eq!(template.transactions.len(), 40);
