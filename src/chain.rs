@@ -699,6 +699,30 @@ mod tests {
         wide.append(mine_here(template)).expect("a valid block");
     }
 
+    /// After a reorganization the mempool is judged for the new next block: a payment from a
+    /// coinbase that matured exactly at the old next height (13) stays.
+    #[test]
+    fn a_reorganization_judges_the_mempool_for_the_new_next_block() {
+        let shared = chain(11);
+        let mut ours = shared.clone();
+        mine_blocks(&mut ours, 1, T, "ours");
+        let mut theirs = shared;
+        mine_blocks(&mut theirs, 2, T, "theirs");
+        let pay = split(reward(&ours, 3), 50 * crate::transaction::COIN, 1, 1_000);
+        add(&mut ours, &pay).unwrap();
+        let outcome = ours.evaluate_branch(&theirs.blocks()[12..]).unwrap();
+        assert!(matches!(
+            outcome,
+            Outcome::Reorganized {
+                depth: 1,
+                added: 2,
+                ..
+            }
+        ));
+        assert!(ours.mempool().get(&pay.txid).is_some());
+        assert_eq!(ours.mempool().len(), 1);
+    }
+
     /// A chain of genesis alone takes a branch from genesis.
     #[test]
     fn a_chain_at_genesis_takes_a_branch() {
