@@ -771,6 +771,39 @@ mod tests {
         Some((block.transactions[1 + job / 2].txid, job % 2))
     }
 
+    /// `check_block` is the three halves: it passes a valid block, and refuses a block that
+    /// breaks a rule of each half with that half's reason.
+    #[test]
+    fn check_block_is_the_three_halves() {
+        use crate::chain::Blockchain;
+        use crate::params::Network;
+        let mut chain = Blockchain::new(Network::Regtest);
+        let spacing = chain.params().target_block_ms;
+        crate::testing::mine_blocks(&mut chain, 3, spacing, "halves");
+        let params = chain.params();
+        let block = chain.block(3).unwrap().clone();
+        let headers = chain.headers();
+        let view = ChainView::new(&headers[..3], &[]);
+        assert_eq!(check_block(&block, &view, params, None), Ok(()));
+        let mut forged = block.clone();
+        forged.nonce += 1; // alone: the hash no longer matches
+        assert!(matches!(
+            check_block(&forged, &view, params, None),
+            Err(ChainError::BadHash { .. })
+        ));
+        let wrong_parent = ChainView::new(&headers[..2], &[]); // in context: not its parent
+        assert!(matches!(
+            check_block(&block, &wrong_parent, params, None),
+            Err(ChainError::BadHeight { .. })
+        ));
+        let mut body = block.clone();
+        body.data.push("not committed".into()); // the body: the merkle root
+        assert!(matches!(
+            check_block(&body, &view, params, None),
+            Err(ChainError::BadMerkleRoot { .. })
+        ));
+    }
+
     /// Split across 1, 2, 3 or 4 threads, a bad signature is found wherever it is: first, at
     /// the end or the start of a thread's run, in the middle, last.
     #[test]
