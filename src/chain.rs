@@ -176,6 +176,14 @@ impl Blockchain {
         ChainView::new(&self.headers, &[])
     }
 
+    /// Checks `header` as the next one on our tip, with no body in sight: the rules a header
+    /// shows alone (its hash, the work it claims, the clock against `now`) and against our
+    /// chain (its parent, the expected difficulty, the median time). Cheap: one hash.
+    pub fn check_header_on_tip(&self, header: &Header, now: Option<u64>) -> Result<(), ChainError> {
+        crate::consensus::check_header_alone(header, self.params, now)?;
+        check_header_in_context(header, &self.view(), self.params)
+    }
+
     /// The difficulty the next block must have.
     pub fn next_difficulty(&self) -> u32 {
         expected_difficulty(&self.view(), self.params)

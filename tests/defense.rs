@@ -359,3 +359,52 @@ fn a_duplicated_key_is_malformed() {
     );
     assert_unharmed(&node, &before);
 }
+
+/// No work without proof of work: a block on our tip that claims difficulty 0 (any hash meets
+/// it) and carries a badly signed transaction is refused for its difficulty (rule 5), which is
+/// checked against our tip before a single signature is.
+#[test]
+fn a_block_without_proof_of_work_costs_no_signature() {
+    use peerchain::transaction::{OutPoint, Output, Transaction};
+    let node = start_with(config(), regtest_chain(12));
+    let before = node.summary();
+    let tip = node.block(12).unwrap();
+    let coinbase = Transaction::coinbase(
+        13,
+        vec![Output {
+            address: miner_address(),
+            amount: 50 * peerchain::transaction::COIN,
+        }],
+    );
+    let spend = OutPoint {
+        txid: node.block(1).unwrap().transactions[0].txid,
+        index: 0,
+    };
+    let mut forged = Transaction::new(
+        &[spend],
+        vec![Output {
+            address: miner_address(),
+            amount: 1,
+        }],
+    );
+    forged.sign(&peerchain::testing::miner_key());
+    forged.inputs[0].signature = "11".repeat(64); // well formed, does not verify
+    let block = peerchain::Block::new(
+        13,
+        tip.timestamp + T,
+        tip.hash,
+        0,
+        0,
+        vec![],
+        vec![coinbase, forged],
+    );
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake();
+    peer.send(&Message::Block(block));
+    let reason = peer.expect_error_and_close();
+    assert!(
+        reason.starts_with("invalid block: block 13: difficulty 0 is not the expected 1 (rule 5)"),
+        "{reason}"
+    );
+    assert_unharmed(&node, &before);
+}

@@ -184,11 +184,20 @@ impl ChainState {
     /// The lock is taken twice: once to see whether the block is for our tip at all, and once
     /// to append it. Between the two, outside the lock, the block is checked on its own
     /// (signatures on every core), so other threads are not kept waiting meanwhile.
+    ///
+    /// Cheap before costly: under the first lock the header is checked alone (its hash and
+    /// the proof of work it claims) and against our tip (the expected difficulty, the median
+    /// time), so a block that claims too little work, or none, is refused before a single
+    /// signature of it is checked. (Its spends are still checked after its signatures, under
+    /// the second lock; a production node checks them first too.)
     pub fn announced(&self, block: &Block) -> Announced {
         let params = {
             let chain = lock(&self.chain);
             if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {
                 return not_for_tip;
+            }
+            if let Err(e) = chain.check_header_on_tip(&block.header(), Some(now_ms())) {
+                return Announced::Invalid(e);
             }
             chain.params()
         };
