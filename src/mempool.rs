@@ -42,12 +42,18 @@ pub struct Entry {
     pub seq: u64,
 }
 
+/// Compares two fee rates, fee / (inputs + outputs), exactly: without dividing, by
+/// cross-multiplying in 128 bits.
+fn rate_cmp(fee: u64, in_outs: usize, other_fee: u64, other_in_outs: usize) -> Ordering {
+    let mine = u128::from(fee) * other_in_outs as u128;
+    let theirs = u128::from(other_fee) * in_outs as u128;
+    mine.cmp(&theirs)
+}
+
 impl Entry {
-    /// Compares fee rates, fee / (inputs + outputs), without dividing: cross-multiply.
+    /// Compares fee rates (see [`rate_cmp`]).
     fn rate_cmp(&self, other: &Entry) -> Ordering {
-        let mine = u128::from(self.fee) * other.tx.in_outs() as u128;
-        let theirs = u128::from(other.fee) * self.tx.in_outs() as u128;
-        mine.cmp(&theirs)
+        rate_cmp(self.fee, self.tx.in_outs(), other.fee, other.tx.in_outs())
     }
 }
 
@@ -155,24 +161,14 @@ impl Mempool {
     ) -> Result<u64, Rejected> {
         let tx = tx.into_inner();
         let fee = self.precheck(&tx, utxo, next_height)?;
+        if let Some(evicted) = self.make_room(&tx, fee)? {
+            self.remove(&evicted);
+        }
         let entry = Entry {
             tx,
             fee,
             seq: self.next_seq,
         };
-        if self.entries.len() >= MAX_MEMPOOL_TXS {
-            let lowest = self
-                .entries
-                .values()
-                .min_by(|a, b| a.rate_cmp(b).then(b.seq.cmp(&a.seq)))
-                .map(|e| (e.tx.txid, entry.rate_cmp(e)));
-            match lowest {
-                Some((txid, Ordering::Greater)) => {
-                    self.remove(&txid);
-                }
-                _ => return Err(Rejected::Full { fee }),
-            }
-        }
         self.next_seq += 1;
         for input in &entry.tx.inputs {
             self.spenders.insert(input.outpoint(), entry.tx.txid);
@@ -181,10 +177,30 @@ impl Mempool {
         Ok(fee)
     }
 
+    /// When the pool is full, the entry `tx` (paying `fee`) would push out: the lowest fee rate
+    /// there (the newest among equals), if `tx` pays a strictly higher rate; otherwise the pool
+    /// is too full for it. `None` when there is room.
+    fn make_room(&self, tx: &Transaction, fee: u64) -> Result<Option<Hash>, Rejected> {
+        if self.entries.len() < MAX_MEMPOOL_TXS {
+            return Ok(None);
+        }
+        let lowest = self
+            .entries
+            .values()
+            .min_by(|a, b| a.rate_cmp(b).then(b.seq.cmp(&a.seq)));
+        match lowest {
+            Some(low) if rate_cmp(fee, tx.in_outs(), low.fee, low.tx.in_outs()).is_gt() => {
+                Ok(Some(low.tx.txid))
+            }
+            _ => Err(Rejected::Full { fee }),
+        }
+    }
+
     /// Everything [`accept`](Self::accept) checks except the signatures, which it assumes:
-    /// known, conflicting, and spendable against `utxo`. Returns the fee. A node runs this
-    /// before checking a peer's signatures, so a transaction it would ignore anyway costs it a
-    /// few look-ups, not a signature check (Bitcoin Core looks up inputs first too).
+    /// known, conflicting, spendable against `utxo`, and room in a full pool for its fee rate.
+    /// Returns the fee. A node runs this before checking a peer's signatures, so a transaction
+    /// it would ignore anyway costs it a few look-ups, not a signature check (Bitcoin Core
+    /// looks up inputs, and compares fee rates, first too).
     pub fn precheck(
         &self,
         tx: &Transaction,
@@ -203,14 +219,16 @@ impl Mempool {
                 });
             }
         }
-        UtxoView::new(utxo)
+        let fee = UtxoView::new(utxo)
             .spend(tx, next_height, &mut Vec::new())
             .map_err(|e| match e {
                 TxError::UnknownOutput { .. }
                 | TxError::AlreadySpent { .. }
                 | TxError::Immature { .. } => Rejected::NotSpendable(e),
                 e => Rejected::Invalid(e),
-            })
+            })?;
+        self.make_room(tx, fee)?;
+        Ok(fee)
     }
 
     fn remove(&mut self, txid: &Hash) -> Option<Entry> {
@@ -397,6 +415,11 @@ mod tests {
         }
         assert_eq!(pool.len(), MAX_MEMPOOL_TXS);
         let same_rate = tx(&[n], &[990]);
+        // Refused before its signatures would be checked: `precheck` knows the pool is full.
+        assert_eq!(
+            pool.precheck(same_rate.tx(), &utxo, 2),
+            Err(Rejected::Full { fee: 10 })
+        );
         assert_eq!(
             pool.accept(same_rate, &utxo, 2),
             Err(Rejected::Full { fee: 10 })
