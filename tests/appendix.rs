@@ -39,16 +39,26 @@ fn table(title: &str) -> Vec<Vec<String>> {
     rows
 }
 
+/// The second cell of the row whose first cell is `what`.
+fn cell(rows: &[Vec<String>], what: &str) -> String {
+    rows.iter()
+        .find(|r| r[0] == what)
+        .unwrap_or_else(|| panic!("no {what:?} row"))[1]
+        .clone()
+}
+
+/// Secret key `n` (appendix B's "secret key 1" and "secret key 2").
+fn secret(n: u8) -> peerchain::crypto::keys::SecretKey {
+    let mut bytes = [0u8; 32];
+    bytes[31] = n;
+    peerchain::crypto::keys::SecretKey::from_bytes(&bytes).unwrap()
+}
+
 /// The block above genesis: its JSON parses, and its header bytes and hash are as printed.
 #[test]
 fn block_vector() {
     let rows = table("A block above genesis (regtest, height 1)");
-    let value = |what: &str| -> String {
-        rows.iter()
-            .find(|r| r[0] == what)
-            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
-            .clone()
-    };
+    let value = |what: &str| cell(&rows, what);
     let block: Block = serde_json::from_str(&value("JSON")).expect("the JSON is a block");
     assert_eq!(hex::encode(block.header_bytes()), value("header bytes"));
     assert_eq!(block.compute_hash().to_string(), value("hash"));
@@ -143,21 +153,11 @@ fn chain_work_vectors() {
 /// (rebuilt from secret keys 1 and 2), and the two merkle roots.
 #[test]
 fn transaction_vectors() {
-    use peerchain::crypto::keys::SecretKey;
     use peerchain::merkle::block_merkle_root;
     use peerchain::transaction::{Address, OutPoint, Output, Transaction};
     let rows = table("Transactions");
-    let value = |what: &str| -> String {
-        rows.iter()
-            .find(|r| r[0] == what)
-            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
-            .clone()
-    };
-    let key = |n: u8| {
-        let mut bytes = [0u8; 32];
-        bytes[31] = n;
-        SecretKey::from_bytes(&bytes).unwrap()
-    };
+    let value = |what: &str| cell(&rows, what);
+    let key = secret;
     let address = |n: u8| Address::of(&key(n).public_key());
     let coinbase = Transaction::coinbase(
         1,
@@ -214,20 +214,10 @@ fn transaction_vectors() {
 /// proving its id to secret key 2's node), and that the signature verifies.
 #[test]
 fn identity_vectors() {
-    use peerchain::crypto::keys::SecretKey;
     use peerchain::identity::{check_proof, node_id, proof_digest, prove};
     let rows = table("Identity");
-    let value = |what: &str| -> String {
-        rows.iter()
-            .find(|r| r[0] == what)
-            .unwrap_or_else(|| panic!("no {what:?} row"))[1]
-            .clone()
-    };
-    let key = |n: u8| {
-        let mut bytes = [0u8; 32];
-        bytes[31] = n;
-        SecretKey::from_bytes(&bytes).unwrap()
-    };
+    let value = |what: &str| cell(&rows, what);
+    let key = secret;
     let (signer, verifier) = (node_id(&key(1).public_key()), node_id(&key(2).public_key()));
     assert_eq!(signer, value("signer node id"));
     assert_eq!(verifier, value("verifier node id"));

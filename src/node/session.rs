@@ -244,17 +244,6 @@ impl Session {
         let listen = hello
             .listen_port
             .map(|port| SocketAddr::new(self.addr.ip(), port));
-        if hello.node_id == self.state.node_id {
-            // Copy the address out first: an `if let` on a locked value would keep the lock
-            // through its whole body (chapter 07's trap).
-            let dialed = self.state.peers.dialed(self.id);
-            if let Some(dialed) = dialed {
-                self.state.book.mark_as_us(dialed);
-            }
-            return Err(Close::Violation(
-                "self-connection: that node_id is our own".into(),
-            ));
-        }
         let now = Instant::now();
         let made_room = self
             .state
