@@ -505,9 +505,9 @@ fn http_serves_the_explorer_on_loopback() {
         stream.read_to_string(&mut answer).unwrap();
         answer
     };
-    let page = ask("GET / HTTP/1.1\r\n\r\n");
+    let page = ask("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     assert!(page.contains("<title>peerchain explorer</title>"));
-    let status = ask("GET /api/status HTTP/1.1\r\n\r\n");
+    let status = ask("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert!(status.contains("\"network\":\"regtest\""), "{status}");
 }

@@ -134,7 +134,7 @@ fn read_endpoints() {
     assert_eq!(pool["transactions"][0]["fee_coins"], "0.00010000");
     assert_eq!(get(addr, "/api/peers").1["peers"], serde_json::json!([]));
 
-    let (status, head, html) = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
+    let (status, head, html) = exchange(addr, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(status, 200);
     assert!(head.contains("Content-Type: text/html"));
     assert!(html.contains("<title>peerchain explorer</title>"));
@@ -239,11 +239,14 @@ fn unknown_paths_and_wrong_methods() {
         (status, body["error"].as_str().unwrap()),
         (404, "no such path: /api/nothing")
     );
-    let (status, head, body) = exchange(addr, b"DELETE /api/mine HTTP/1.1\r\n\r\n");
+    let (status, head, body) = exchange(
+        addr,
+        b"DELETE /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
     assert_eq!(status, 405);
     assert!(head.contains("\r\nAllow: POST"), "{head}");
     assert!(body.contains("DELETE /api/mine is not allowed; use POST"));
-    let (status, head, _) = exchange(addr, b"PUT /api/peers HTTP/1.1\r\n\r\n");
+    let (status, head, _) = exchange(addr, b"PUT /api/peers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(status, 405);
     assert!(head.contains("\r\nAllow: GET, POST"), "{head}");
 }
@@ -260,9 +263,12 @@ fn malformed_and_oversized_requests() {
         (b"get / HTTP/1.1\r\n\r\n", "is not an uppercase token"),
         (b"GET / SPDY/3\r\n\r\n", "is not HTTP/1.1 or HTTP/1.0"),
         (b"GET api HTTP/1.1\r\n\r\n", "does not start with /"),
-        (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", "has no colon"),
         (
-            b"POST /api/mine HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n",
+            "has no colon",
+        ),
+        (
+            b"POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ten\r\n\r\n",
             "is not a number",
         ),
     ];
@@ -273,26 +279,32 @@ fn malformed_and_oversized_requests() {
         assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
     }
 
-    let huge = format!("GET / HTTP/1.1\r\nX-Fill: {}\r\n\r\n", "a".repeat(17_000));
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Fill: {}\r\n\r\n",
+        "a".repeat(17_000)
+    );
     let (status, _, body) = exchange(addr, huge.as_bytes());
     assert_eq!(status, 431);
     assert!(body.contains("longer than 16384 bytes"));
-    let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(3_000));
+    let many = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
+        "X-A: b\r\n".repeat(3_000)
+    );
     assert_eq!(exchange(addr, many.as_bytes()).0, 431);
 
-    let big = b"POST /api/mine HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 1048577\r\n\r\n";
+    let big = b"POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1048577\r\n\r\n";
     let (status, _, body) = exchange(addr, big);
     assert_eq!(status, 413);
     assert!(body.contains("longer than 1048576"));
 
-    let longer = b"POST /api/mine HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"text\":\"cut\"}tail that is not JSON";
+    let longer = b"POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"text\":\"cut\"}tail that is not JSON";
     let (status, _, body) = exchange(addr, longer);
     assert_eq!(status, 200, "{body}");
     assert_eq!(node.block(1).unwrap().data, ["cut"]);
 
     let mut short = TcpStream::connect(addr).unwrap();
     short
-        .write_all(b"POST /api/mine HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{}")
+        .write_all(b"POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{}")
         .unwrap();
     short.shutdown(std::net::Shutdown::Write).unwrap();
     let mut answer = String::new();
@@ -355,21 +367,21 @@ fn a_slow_client_is_cut_off_and_delays_nobody() {
 fn cross_site_writes_are_refused() {
     let (node, server) = app();
     let addr = server.local_addr();
-    let form = "POST /api/mine HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\ntext=hi";
+    let form = "POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\ntext=hi";
     let (status, _, body) = exchange(addr, form.as_bytes());
     assert_eq!(status, 403);
     assert!(body.contains("Content-Type: application/json"));
-    let evil = "POST /api/mine HTTP/1.1\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    let evil = "POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
     let (status, _, body) = exchange(addr, evil.as_bytes());
     assert_eq!(status, 403);
     assert!(body.contains("origin http://evil.example is not this server"));
     assert_eq!(node.summary().height, 0, "nothing was mined");
     let own = format!(
-        "POST /api/mine HTTP/1.1\r\nOrigin: http://localhost:{}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+        "POST /api/mine HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:{}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
         addr.port()
     );
     assert_eq!(exchange(addr, own.as_bytes()).0, 200);
-    let read = "GET /api/status HTTP/1.1\r\nOrigin: http://evil.example\r\n\r\n";
+    let read = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n";
     assert_eq!(exchange(addr, read.as_bytes()).0, 200);
 }
 
@@ -382,7 +394,10 @@ fn writes_from_another_machine_are_refused() {
         method: "POST".into(),
         path: "/api/mine".into(),
         query: String::new(),
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: vec![
+            ("host".into(), "192.168.1.5:8080".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
         body: b"{}".to_vec(),
         peer: peer.parse().unwrap(),
     };
@@ -402,6 +417,48 @@ fn writes_from_another_machine_are_refused() {
         peerchain::app::api::handle(&node, &request("[::1]:50000"), own).status,
         200
     );
+    // Behind `--http-bind ::`, a local IPv4 client arrives as ::ffff:127.0.0.1: loopback too.
+    assert_eq!(
+        peerchain::app::api::handle(&node, &request("[::ffff:127.0.0.1]:50000"), own).status,
+        200
+    );
+    assert_eq!(node.summary().height, 2);
+}
+
+/// DNS rebinding: a page whose own name points at this machine cannot use the API, to read or
+/// to write, because its requests name it in `Host`; IP addresses and localhost pass, and a
+/// request without `Host` is refused. A 405 quotes at most 100 characters of a long method.
+#[test]
+fn only_this_servers_own_names_pass_as_host() {
+    let (node, server) = app();
+    let addr = server.local_addr();
+    let port = addr.port();
+    let ask = |host: &str, request: &str| {
+        let raw = format!("{request}\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}");
+        exchange(addr, raw.as_bytes())
+    };
+    let (status, _, body) = ask(&format!("evil.example:{port}"), "GET /api/status HTTP/1.1");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("is not this server's address or localhost"),
+        "{body}"
+    );
+    assert_eq!(ask("evil.example", "POST /api/mine HTTP/1.1").0, 403);
+    assert_eq!(node.summary().height, 0, "nothing was mined");
+    for host in [
+        format!("localhost:{port}"),
+        "127.0.0.1".to_string(),
+        format!("[::1]:{port}"),
+        addr.to_string(),
+    ] {
+        assert_eq!(ask(&host, "GET /api/status HTTP/1.1").0, 200, "{host}");
+    }
+    let no_host = exchange(addr, b"GET /api/status HTTP/1.1\r\n\r\n");
+    assert_eq!(no_host.0, 400, "{}", no_host.2);
+    let method = "X".repeat(4_096);
+    let (status, _, body) = ask("127.0.0.1", &format!("{method} /api/status HTTP/1.1"));
+    assert_eq!(status, 405);
+    assert!(body.len() < 400, "{} bytes", body.len());
 }
 
 /// The API and the console call the same node methods: after the same actions they report the
@@ -461,13 +518,14 @@ fn connections_are_capped_at_64() {
     // that, so poll until the server says it is full.
     let mut busy = None;
     wait_for("the server to be full", || {
-        let (status, _, body) = exchange(addr, b"GET /api/status HTTP/1.1\r\n\r\n");
+        let (status, _, body) =
+            exchange(addr, b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         busy = Some(body);
         status == 503
     });
     assert!(busy.unwrap().contains("too many connections"));
     wait_for("the silent clients to be cut off, and a slot free", || {
-        exchange(addr, b"GET /api/status HTTP/1.1\r\n\r\n").0 == 200
+        exchange(addr, b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").0 == 200
     });
     drop(silent);
 }

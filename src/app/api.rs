@@ -12,6 +12,8 @@
 //! # Who may change things
 //!
 //! Reading is open: a classroom projects the page and students browse each other's nodes.
+//! Every request must name this server in its `Host` header by an IP address or `localhost`
+//! (see `host_is_ours`: no other site's page can borrow the API through DNS rebinding).
 //! Requests that change something (mine, send, submit, connect) must
 //!
 //! - come from a loopback address: on a classroom LAN (`--http-bind 0.0.0.0`) a neighbour may
@@ -37,7 +39,7 @@ use crate::wallet::{format_coins, parse_address, parse_coins, Balance, DEFAULT_F
 use crate::Block;
 use serde_json::{json, Value};
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 
 /// The explorer page: HTML, CSS and JavaScript in one file, built into the binary.
@@ -71,6 +73,9 @@ fn allowed(segments: &[&str]) -> Option<&'static str> {
 
 /// Answers one request.
 pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
+    if let Err(refused) = host_is_ours(request) {
+        return refused;
+    }
     let segments = request.segments();
     let Some(methods) = allowed(&segments) else {
         return Response::error(404, format!("no such path: {}", shorten(&request.path)));
@@ -80,7 +85,7 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
             405,
             format!(
                 "{} {} is not allowed; use {methods}",
-                request.method,
+                shorten(&request.method),
                 shorten(&request.path)
             ),
         );
@@ -113,9 +118,41 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
     }
 }
 
+/// DNS rebinding: a page on `evil.example` can point its own name at 127.0.0.1 and then read
+/// this API from the student's browser as if it were its own site. The browser still sends
+/// `Host: evil.example`, so only names that are this machine's by construction pass: an IP
+/// address (what a classmate types for a teacher's node) or `localhost`. Jupyter and Bitcoin
+/// Core's RPC check `Host` (or ask for a password) for the same reason.
+fn host_is_ours(request: &Request) -> Result<(), Response> {
+    let Some(host) = request.header("host") else {
+        return Err(Response::error(400, "a Host header is required (HTTP/1.1)"));
+    };
+    let name = match host.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        },
+    };
+    let ours = name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok();
+    if !ours {
+        return Err(Response::error(
+            403,
+            format!(
+                "Host {} is not this server's address or localhost: the API answers no other name",
+                shorten(host)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The write rules of the module docs: loopback, JSON, and our own origin (if any).
 fn may_write(request: &Request, own: SocketAddr) -> Result<(), Response> {
-    if !request.peer.ip().is_loopback() {
+    // `to_canonical`: on a dual-stack socket (`--http-bind ::`) a local IPv4 client arrives as
+    // ::ffff:127.0.0.1, which is loopback too.
+    if !request.peer.ip().to_canonical().is_loopback() {
         return Err(Response::error(
             403,
             format!(

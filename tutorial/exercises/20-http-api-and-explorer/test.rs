@@ -27,14 +27,14 @@ fn supply_endpoint() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = peerchain::app::api::start(listener, Arc::clone(&node)).unwrap();
     let addr = server.local_addr();
-    let answer = ask(addr, "GET /api/supply HTTP/1.1\r\n\r\n");
+    let answer = ask(addr, "GET /api/supply HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).unwrap();
     let value: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(value["height"], 3);
     assert_eq!(value["issued"], 15_000_000_000u64);
     assert_eq!(value["issued_coins"], "150.00000000");
-    let wrong = ask(addr, "POST /api/supply HTTP/1.1\r\n\r\n");
+    let wrong = ask(addr, "POST /api/supply HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert!(wrong.starts_with("HTTP/1.1 405"), "{wrong}");
     assert!(wrong.contains("\r\nAllow: GET\r\n"), "{wrong}");
 }
