@@ -731,6 +731,29 @@ mod tests {
         assert_eq!(ours.mempool().len(), 1);
     }
 
+    /// `headers_after` answers `get_headers` as `blocks_after` answers `get_blocks`: the
+    /// headers after the highest locator hash we have, at most `limit`, after genesis when no
+    /// hash is ours.
+    #[test]
+    fn headers_after_the_shared_point() {
+        let chain = chain(12);
+        let header = |h: u64| chain.block(h).unwrap().header();
+        let at5 = chain.block(5).unwrap().hash;
+        let after5 = chain.headers_after(&[Hash([1; 32]), at5], 3);
+        assert_eq!(after5, &[header(6), header(7), header(8)]);
+        assert_eq!(
+            chain.headers_after(&[Hash([1; 32])], 2),
+            &[header(1), header(2)]
+        );
+        assert!(chain.headers_after(&[chain.tip().hash], 10).is_empty());
+        let blocks: Vec<Header> = chain
+            .blocks_after(&[at5], 3)
+            .iter()
+            .map(Block::header)
+            .collect();
+        assert_eq!(blocks, after5);
+    }
+
     /// A chain of genesis alone takes a branch from genesis.
     #[test]
     fn a_chain_at_genesis_takes_a_branch() {
