@@ -190,8 +190,12 @@ fn simultaneous_dials_keep_one_link() {
         let (a, b) = (start(config()), start(config()));
         a.connect(b.local_addr());
         b.connect(a.local_addr());
-        wait_for("one link each", || {
-            a.peers().len() == 1 && b.peers().len() == 1
+        // The same link at both ends: outbound at one, inbound at the other. (One link each is
+        // not enough: while the second handshake is still proving its id, each side can hold
+        // a different one of the two for a moment.)
+        wait_for("one shared link", || {
+            let (pa, pb) = (a.peers(), b.peers());
+            pa.len() == 1 && pb.len() == 1 && pa[0].outbound != pb[0].outbound
         });
         let block = a.mine(vec!["across".into()]).unwrap();
         wait_for_tip(&b, block.hash, "the block to cross the surviving link");
