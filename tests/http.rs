@@ -584,3 +584,32 @@ fn big_api_pages_do_not_hold_the_chain() {
         "a latest_block took {slowest:?} while a reader pulled big pages"
     );
 }
+
+/// After its answer, a connection is read for half a second in all, then closed: a client that
+/// trickles a byte every 100 ms after the answer no longer keeps its slot (before, every byte
+/// renewed a 200 ms wait, up to 1 MiB).
+#[test]
+fn a_trickle_after_the_answer_does_not_keep_the_connection() {
+    let (_node, server) = app();
+    let addr = server.local_addr();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+        .write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let answered = Instant::now();
+    let closed = loop {
+        assert!(
+            answered.elapsed() < Duration::from_secs(5),
+            "the server still reads a trickle 5 s after its answer"
+        );
+        if stream.write_all(b"x").is_err() {
+            break answered.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(closed < Duration::from_secs(2), "closed after {closed:?}");
+}

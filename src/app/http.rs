@@ -46,6 +46,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// An answer must be written within this long.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long, in all, a connection is read after its answer before it is closed.
+pub const DRAIN_WAIT: Duration = Duration::from_millis(500);
 
 /// One request, read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -469,16 +471,22 @@ fn serve(stream: &TcpStream, handle: &dyn Fn(&Request) -> Response) {
 
 /// Writes `response` and closes, reading for a moment first what the client may still be
 /// sending (a body longer than declared, a request we did not read), so that closing does not
-/// reset the connection before our answer arrives.
+/// reset the connection before our answer arrives. The moment is [`DRAIN_WAIT`] in all, not
+/// per read: a client that trickles a byte now and then after its answer would otherwise keep
+/// the connection's slot for as long as it likes.
 fn finish(stream: &TcpStream, response: &Response) {
     let mut stream = stream;
     let _ = stream.write_all(&response.to_bytes());
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let until = Instant::now() + DRAIN_WAIT;
     let mut sink = [0u8; 4096];
     let mut drained = 0;
     while drained < MAX_BODY_BYTES {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n,
