@@ -7,6 +7,7 @@
 //! DIR/main/peers.txt         one host:port per line: peers to dial again after a restart
 //! DIR/main/LOCK              empty; locked while a node uses the directory
 //! DIR/main/wallet.key        the node's secret key, 64 hex digits (mode 0600), never rewritten
+//! DIR/main/wallet.address    the address of that key: a changed or missing key is refused
 //! DIR/regtest/...            the same for regtest, so the two networks never mix
 //! ```
 //!
@@ -45,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 mod key_file;
 mod writer;
-pub use key_file::KEY_FILE;
+pub use key_file::{ADDRESS_FILE, KEY_FILE};
 pub use writer::DiskWriter;
 
 /// The chain file's name inside `DIR/<network>/`.
@@ -79,6 +80,13 @@ pub enum StoreError {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The key file is missing or holds another key than the one this directory's node had.
+    KeyMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
         reason: String,
     },
     /// A line in the middle of the file is not a block.
@@ -120,6 +128,7 @@ impl fmt::Display for StoreError {
             StoreError::BadKeyFile { path, reason } => {
                 write!(f, "{}: not a key file: {reason}", path.display())
             }
+            StoreError::KeyMismatch { path, reason } => write!(f, "{}: {reason}", path.display()),
             StoreError::NotABlock { path, line, reason } => {
                 write!(f, "{} line {line}: not a block: {reason}", path.display())
             }

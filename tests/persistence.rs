@@ -372,3 +372,62 @@ fn reads_for_peers_wait_for_every_change_before_them() {
     assert!(durable >= 1, "read the tip {tip} with durable {durable}");
     assert_eq!(tip, appender.join().unwrap().expect("appended"));
 }
+
+/// The key is tied to its directory by the address kept beside it: a key file deleted, or
+/// replaced by another key, is refused with both addresses named, instead of the node starting
+/// quietly with a new address (and the old one's coins no longer its own).
+#[test]
+fn a_changed_or_missing_key_is_refused() {
+    let dir = TempDir::new();
+    let net = dir.0.join("regtest");
+    let address = {
+        let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+        let (key, created) = loaded.key.expect("a key");
+        assert!(created);
+        key.public_key().address()
+    };
+    let kept = std::fs::read_to_string(net.join(store::ADDRESS_FILE)).unwrap();
+    assert_eq!(kept, format!("{address}\n"));
+    let key_path = net.join(store::KEY_FILE);
+    let original = std::fs::read_to_string(&key_path).unwrap();
+
+    // Another key in its place (one hex digit changed).
+    let last = if original.as_bytes()[10] == b'1' {
+        "2"
+    } else {
+        "1"
+    };
+    let changed = format!("{}{last}{}", &original[..10], &original[11..]);
+    std::fs::write(&key_path, changed).unwrap();
+    let refused = Store::open(&dir.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(refused, StoreError::KeyMismatch { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("but this directory's node had address {address}")),
+        "{refused}"
+    );
+
+    // No key at all.
+    std::fs::remove_file(&key_path).unwrap();
+    let refused = Store::open(&dir.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    assert!(
+        refused.to_string().contains(&format!(
+            "it is missing, but this directory's node had address {address}"
+        )),
+        "{refused}"
+    );
+    assert!(!key_path.exists(), "no new key was made");
+
+    // The right key back: it starts, with the same address.
+    std::fs::write(&key_path, &original).unwrap();
+    let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.key.unwrap().0.public_key().address(), address);
+}

@@ -6,6 +6,13 @@
 //! stops with the file left as it was. Losing this file loses the coins its address holds.
 //! A production wallet encrypts the key with a passphrase and derives many keys from one seed
 //! (BIP 32); ours is one plain key, for learning.
+//!
+//! Beside it, `wallet.address` holds the key's address (public, nothing secret). It ties the
+//! key to this directory: a key file that was deleted, or replaced, or had a digit changed,
+//! would otherwise give the node a new address without a word, and the old address's coins
+//! would silently stop being its own. With the address kept, the node refuses to start
+//! instead, and says which address it expected. (A directory from before this file existed
+//! gets it on its next start.)
 
 use super::{io_error, StoreError};
 use crate::crypto::keys::SecretKey;
@@ -16,10 +23,53 @@ use std::path::Path;
 /// The key file's name inside `DIR/<network>/`.
 pub const KEY_FILE: &str = "wallet.key";
 
-/// Reads the key in `net_dir`, or creates the file with a fresh key. Returns the key and
-/// whether it was just created.
+/// The name of the file beside it that holds the key's address.
+pub const ADDRESS_FILE: &str = "wallet.address";
+
+/// Reads the key in `net_dir` and checks it against the address kept beside it; creates both
+/// files on a first start. Returns the key and whether it was just created.
 pub fn open_key(net_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
-    let path = net_dir.join(KEY_FILE);
+    let key_path = net_dir.join(KEY_FILE);
+    let address_path = net_dir.join(ADDRESS_FILE);
+    let kept = match fs::read_to_string(&address_path) {
+        Ok(text) => Some(text.trim_end().to_string()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_error(&address_path)(e)),
+    };
+    if let Some(kept) = &kept {
+        if !key_path.exists() {
+            return Err(StoreError::KeyMismatch {
+                path: key_path,
+                reason: format!(
+                    "it is missing, but this directory's node had address {kept} ({ADDRESS_FILE}): \
+                     restore the key file, or, to give up that address's coins and start with a \
+                     new key, delete {ADDRESS_FILE} too"
+                ),
+            });
+        }
+    }
+    let (key, created) = read_or_create(&key_path)?;
+    let address = key.public_key().address();
+    match kept {
+        Some(kept) if kept != address => Err(StoreError::KeyMismatch {
+            path: key_path,
+            reason: format!(
+                "it holds the key of address {address}, but this directory's node had address \
+                 {kept} ({ADDRESS_FILE}): restore the right key file"
+            ),
+        }),
+        Some(_) => Ok((key, created)),
+        None => {
+            fs::write(&address_path, format!("{address}\n")).map_err(io_error(&address_path))?;
+            Ok((key, created))
+        }
+    }
+}
+
+/// Reads the key file at `path`, or creates it with a fresh key. Returns the key and whether
+/// it was just created.
+fn read_or_create(path: &Path) -> Result<(SecretKey, bool), StoreError> {
+    let path = path.to_path_buf();
     match fs::read_to_string(&path) {
         Ok(text) => {
             let digits = text.strip_suffix('\n').unwrap_or(&text);
