@@ -129,10 +129,10 @@ pub fn check_proof(
         && signature
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let bytes = hex::decode(signature)
-        .ok()
-        .filter(|_| lower_hex)
-        .ok_or(IdentityError::BadProofEncoding)?;
+    if !lower_hex {
+        return Err(IdentityError::BadProofEncoding);
+    }
+    let bytes = hex::decode(signature).map_err(|_| IdentityError::BadProofEncoding)?;
     let signature = Signature::from_bytes(&bytes).map_err(|_| IdentityError::BadProofEncoding)?;
     let digest = proof_digest(challenge, verifier, signer);
     if !ecdsa::verify(key, &digest, &signature) {
