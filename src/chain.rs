@@ -184,6 +184,16 @@ impl Blockchain {
         check_header_in_context(header, &self.view(), self.params)
     }
 
+    /// Checks rule 7's spending half for `block` as the next block on our tip, changing
+    /// nothing: every input spends a coin we have (or one made earlier in the block) and the
+    /// coinbase claims no more than it may. Look-ups only, so it runs before the signatures: a
+    /// block spending coins that do not exist costs no signature check.
+    pub fn check_spends_on_tip(&self, block: &Block) -> Result<(), ChainError> {
+        UtxoView::new(&self.utxo)
+            .connect(block, self.params)
+            .map(drop)
+    }
+
     /// The difficulty the next block must have.
     pub fn next_difficulty(&self) -> u32 {
         expected_difficulty(&self.view(), self.params)

@@ -471,10 +471,16 @@ pub fn check_header_in_context(
 /// signatures, the signatures on every core). Needs no ancestor, so it runs outside the chain
 /// lock; the coins are checked under it, by [`UtxoView::connect`](crate::utxo::UtxoView::connect).
 pub fn check_body(block: &Block, params: &Params) -> Result<(), ChainError> {
+    check_body_shape(block, params)?;
+    check_signatures(block)
+}
+
+/// The body without its signatures: rule 4 and rule 7's shapes and limits. A few hashes, so
+/// the announce path runs it, and then the spends, before paying for any signature.
+pub fn check_body_shape(block: &Block, params: &Params) -> Result<(), ChainError> {
     check_sizes(block, params)?;
     check_merkle(block)?;
-    check_transactions(block, params)?;
-    check_signatures(block)
+    check_transactions(block, params)
 }
 
 /// Rule 7, the part that needs no coins: from height 1 a coinbase comes first and only there,

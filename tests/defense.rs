@@ -408,3 +408,53 @@ fn a_block_without_proof_of_work_costs_no_signature() {
     );
     assert_unharmed(&node, &before);
 }
+
+/// A block with its proof of work whose transaction spends a coin that does not exist is
+/// refused for the spend, not for its bad signature: spends are looked up before any signature
+/// is checked, so such a block costs no signature check either.
+#[test]
+fn a_block_spending_nothing_costs_no_signature() {
+    use peerchain::transaction::{OutPoint, Output, Transaction};
+    let node = start_with(config(), regtest_chain(12));
+    let before = node.summary();
+    let tip = node.block(12).unwrap();
+    let coinbase = Transaction::coinbase(
+        13,
+        vec![Output {
+            address: miner_address(),
+            amount: 50 * peerchain::transaction::COIN,
+        }],
+    );
+    let nowhere = OutPoint {
+        txid: Hash([7; 32]),
+        index: 0,
+    };
+    let mut forged = Transaction::new(
+        &[nowhere],
+        vec![Output {
+            address: miner_address(),
+            amount: 1,
+        }],
+    );
+    forged.sign(&peerchain::testing::miner_key());
+    forged.inputs[0].signature = "11".repeat(64); // well formed, does not verify
+    let block = peerchain::testing::mine_here(peerchain::Block::new(
+        13,
+        tip.timestamp + T,
+        tip.hash,
+        before.next_difficulty,
+        0,
+        vec![],
+        vec![coinbase, forged],
+    ));
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake();
+    peer.send(&Message::Block(block));
+    let reason = peer.expect_error_and_close();
+    assert!(
+        reason.starts_with("invalid block: block 13: tx ")
+            && reason.contains("which does not exist"),
+        "{reason}"
+    );
+    assert_unharmed(&node, &before);
+}

@@ -27,7 +27,7 @@
 use crate::block::Block;
 use crate::branch::Branch;
 use crate::chain::{Blockchain, Outcome};
-use crate::consensus::{now_ms, verify_block, ChainError};
+use crate::consensus::{check_body_shape, now_ms, verify_block, ChainError};
 use crate::hash::Hash;
 use crate::mempool::Rejected;
 use crate::store::{Change, DiskWriter};
@@ -181,15 +181,15 @@ impl ChainState {
     /// Takes in a block announced by a peer: appended if it extends our tip and passes every
     /// rule (and then on disk when this returns); otherwise says what to do instead.
     ///
-    /// The lock is taken twice: once to see whether the block is for our tip at all, and once
-    /// to append it. Between the two, outside the lock, the block is checked on its own
-    /// (signatures on every core), so other threads are not kept waiting meanwhile.
+    /// Cheap before costly, and stateless before stateful, so that junk costs us little:
     ///
-    /// Cheap before costly: under the first lock the header is checked alone (its hash and
-    /// the proof of work it claims) and against our tip (the expected difficulty, the median
-    /// time), so a block that claims too little work, or none, is refused before a single
-    /// signature of it is checked. (Its spends are still checked after its signatures, under
-    /// the second lock; a production node checks them first too.)
+    /// 1. under the lock, the header alone (its hash and the proof of work it claims) and
+    ///    against our tip (its parent, the expected difficulty, the median time): a block that
+    ///    claims too little work, or none, goes no further;
+    /// 2. outside the lock, the body's shape: sizes, merkle root, transactions' limits;
+    /// 3. under the lock again, its spends, as look-ups in our coins (nothing changes);
+    /// 4. outside the lock, the signatures, on every core: most of the cost, paid last;
+    /// 5. under the lock, the append (the tip may have moved meanwhile: it is checked again).
     pub fn announced(&self, block: &Block) -> Announced {
         let params = {
             let chain = lock(&self.chain);
@@ -201,6 +201,18 @@ impl ChainState {
             }
             chain.params()
         };
+        if let Err(e) = check_body_shape(block, params) {
+            return Announced::Invalid(e);
+        }
+        {
+            let chain = lock(&self.chain);
+            if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {
+                return not_for_tip;
+            }
+            if let Err(e) = chain.check_spends_on_tip(block) {
+                return Announced::Invalid(e);
+            }
+        }
         let verified = match verify_block(block.clone(), params, Some(now_ms())) {
             Ok(verified) => verified,
             Err(e) => return Announced::Invalid(e),
