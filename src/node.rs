@@ -18,6 +18,7 @@ pub mod address_book;
 pub mod chain_state;
 pub mod config;
 pub mod connection;
+pub mod discouraged;
 pub mod peer_table;
 pub mod session;
 pub mod state;
@@ -268,6 +269,7 @@ impl Node {
             listen_addr,
             chain: ChainState::new(chain, disk),
             book,
+            discouraged: discouraged::Discouraged::new(config.discourage_for),
             log,
             key,
             sending: Mutex::new(()),

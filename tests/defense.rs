@@ -458,3 +458,43 @@ fn a_block_spending_nothing_costs_no_signature() {
     );
     assert_unharmed(&node, &before);
 }
+
+/// A peer whose block broke a rule is discouraged across connections: it comes back with the
+/// same key and is refused at the handshake (the error says why and for how long) before the
+/// node signs or checks anything for it. On loopback the node id is what counts, so a classmate
+/// with another key on the same machine is still welcome.
+#[test]
+fn a_rule_breaker_is_discouraged_across_connections() {
+    let node = start_with(config(), regtest_chain(12));
+    let before = node.summary();
+    let tip = node.block(12).unwrap();
+    let mut cheat = RawPeer::connect(&node);
+    cheat.handshake();
+    // No proof of work: refused for rule 5.
+    let block = peerchain::Block::new(13, tip.timestamp + T, tip.hash, 0, 0, vec![], vec![]);
+    cheat.send(&Message::Block(block));
+    let first = cheat.expect_error_and_close();
+    assert!(first.contains("(rule 5)"), "{first}");
+
+    let mut again = RawPeer::connect(&node);
+    again.key = cheat.key.clone();
+    again.hello(Network::Regtest.genesis().hash, &cheat.node_id());
+    // The node's hello, then at once its error: no proof (it signed nothing for us, and we
+    // sent none for it to check).
+    assert!(matches!(again.recv(), Some(Message::Hello(_))));
+    let refused = match again.recv() {
+        Some(Message::Error(e)) => e.reason,
+        other => panic!("expected the node's error, got {other:?}"),
+    };
+    assert!(refused.starts_with("discouraged for "), "{refused}");
+    assert!(
+        refused.contains("s more: invalid block: block 13"),
+        "{refused}"
+    );
+    assert_eq!(again.recv(), None, "the node should close after its error");
+
+    let mut classmate = RawPeer::connect(&node);
+    let hello = classmate.handshake();
+    assert_eq!(hello.node_id, node.node_id());
+    assert_unharmed(&node, &before);
+}

@@ -53,6 +53,9 @@ pub struct Config {
     pub max_unproven_header_bytes: usize,
     /// Print log lines to stdout.
     pub log: bool,
+    /// How long a peer that broke a consensus rule is refused (see
+    /// [`discouraged`](crate::node::discouraged)); zero turns discouragement off.
+    pub discourage_for: Duration,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             sync_batch: MAX_BLOCKS_PER_MESSAGE,
             max_unproven_header_bytes: MAX_UNPROVEN_HEADER_BYTES,
             log: true,
+            discourage_for: crate::node::discouraged::DISCOURAGE_FOR,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::message::{
 };
 use crate::node::chain_state::Announced;
 use crate::node::connection::{MessageReader, MessageWriter, NetError};
+use crate::node::discouraged::Offender;
 use crate::node::state::{random_u64, NodeState};
 use crate::transaction::Transaction;
 use std::net::SocketAddr;
@@ -43,6 +44,9 @@ enum Close {
     Quiet(String),
     /// The peer broke the protocol: send `error` with this reason first.
     Violation(String),
+    /// The peer's block or transaction broke a consensus rule: as `Violation`, and the peer
+    /// is discouraged for a while (see [`discouraged`](crate::node::discouraged)).
+    Broke(String),
 }
 
 /// Result of a message handler.
@@ -66,23 +70,15 @@ pub(super) fn run(
         reader,
         writer,
         handshaken: false,
+        peer_id: None,
         last_heard: Instant::now(),
         sync: SyncState::default(),
     };
-    let outcome = session.run();
-    let reason = match outcome {
+    let reason = match session.run() {
         Ok(()) => unreachable!("a session only ends with a reason"),
         Err(Close::Quiet(reason)) => session.why_closed(reason),
-        Err(Close::Violation(reason)) => {
-            // Reasons can quote what the peer sent (serde names a bad value): keep them short.
-            let reason = quote(&reason);
-            state
-                .log
-                .log(format_args!("[!] Rejected input from {addr}: {reason}"));
-            session.writer.send_error(&reason);
-            session.reader.drain(DRAIN_WAIT, DRAIN_BYTES);
-            reason
-        }
+        Err(Close::Violation(reason)) => session.refuse(&reason, false),
+        Err(Close::Broke(reason)) => session.refuse(&reason, true),
     };
     session.writer.close_and_join();
     let handshaken = session.handshaken;
@@ -105,6 +101,8 @@ struct Session {
     reader: MessageReader,
     writer: Arc<MessageWriter>,
     handshaken: bool,
+    /// The peer's node id, once its hello named one that matches its key.
+    peer_id: Option<String>,
     last_heard: Instant,
     sync: SyncState,
 }
@@ -150,6 +148,29 @@ impl Session {
         } else {
             seen
         }
+    }
+
+    /// Ends the session for a violation: logs it, discourages the peer if it `broke` a
+    /// consensus rule, and sends `error` before the reader drains what is left. Returns the
+    /// reason to log, quoted short.
+    fn refuse(&mut self, reason: &str, broke: bool) -> String {
+        let (state, addr) = (&self.state, self.addr);
+        // Reasons can quote what the peer sent (serde names a bad value): keep them short.
+        let reason = quote(reason);
+        state
+            .log
+            .log(format_args!("[!] Rejected input from {addr}: {reason}"));
+        if let (true, Some(peer_id)) = (broke, &self.peer_id) {
+            let offender = Offender::of(addr.ip(), peer_id);
+            state.log.log(format_args!(
+                "[!] Discouraging {offender} for {} s",
+                state.config.discourage_for.as_secs()
+            ));
+            state.discouraged.add(offender, &reason, Instant::now());
+        }
+        self.writer.send_error(&reason);
+        self.reader.drain(DRAIN_WAIT, DRAIN_BYTES);
+        reason
     }
 
     fn send(&self, message: &Message) -> Handled {
@@ -211,6 +232,15 @@ impl Session {
         };
         let key = identity::check_id(public_key, &hello.node_id)
             .map_err(|e| Close::Violation(e.to_string()))?;
+        // Refuse a discouraged peer before signing anything for it.
+        let offender = Offender::of(self.addr.ip(), &hello.node_id);
+        if let Some((left, why)) = self.state.discouraged.check(&offender, Instant::now()) {
+            return Err(Close::Violation(format!(
+                "discouraged for {} s more: {why}",
+                left.as_secs().max(1)
+            )));
+        }
+        self.peer_id = Some(hello.node_id.clone());
         if hello.node_id == self.state.node_id {
             // Copy the address out first: an `if let` on a locked value would keep the lock
             // through its whole body (chapter 07's trap).
@@ -384,7 +414,7 @@ impl Session {
                 self.state.relay(&block, Some(self.id));
                 Ok(())
             }
-            Announced::Invalid(e) => Err(Close::Violation(format!("invalid block: {e}"))),
+            Announced::Invalid(e) => Err(Close::Broke(format!("invalid block: {e}"))),
             // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss,
             // headers first.
             Announced::NotOnOurTip { locator } => self.request_headers(locator),
@@ -398,7 +428,7 @@ impl Session {
         let txid = tx.txid;
         let reason =
             |e: &dyn std::fmt::Display| format!("invalid transaction: tx {}…: {e}", txid.short());
-        let broken = |e| Close::Violation(reason(&format!("{e} (rule 7)")));
+        let broken = |e| Close::Broke(reason(&format!("{e} (rule 7)")));
         // Cheapest first: the shape; then, under the lock, whether we would take it at all
         // (every peer relays every transaction to us, and most are known by then); only then
         // the signatures, outside the lock.
@@ -410,14 +440,14 @@ impl Session {
         {
             Ok(_) => {}
             Err(rejected) if rejected.is_violation() => {
-                return Err(Close::Violation(reason(&rejected)))
+                return Err(Close::Broke(reason(&rejected)))
             }
             Err(_) => return Ok(()),
         }
         let verified = tx.verify().map_err(broken)?;
         match self.state.accept_transaction(verified, Some(self.id)) {
             Ok(_) => Ok(()),
-            Err(rejected) if rejected.is_violation() => Err(Close::Violation(reason(&rejected))),
+            Err(rejected) if rejected.is_violation() => Err(Close::Broke(reason(&rejected))),
             Err(_) => Ok(()),
         }
     }

@@ -30,6 +30,7 @@ use crate::message::Message;
 use crate::node::address_book::AddressBook;
 use crate::node::chain_state::{lock, ChainState};
 use crate::node::config::Config;
+use crate::node::discouraged::Discouraged;
 use crate::node::peer_table::PeerTable;
 use crate::transaction::VerifiedTx;
 use std::collections::hash_map::RandomState;
@@ -70,6 +71,8 @@ pub(super) struct NodeState {
     pub(super) peers: PeerTable,
     /// The addresses the node knows, for dialing.
     pub(super) book: AddressBook,
+    /// Peers that broke a consensus rule lately, refused for a while.
+    pub(super) discouraged: Discouraged,
     /// Log lines, through a bounded queue to the logger thread.
     pub(super) log: Logger,
     /// The node's key: its address receives what it mines (from the "Money" part on).

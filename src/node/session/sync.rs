@@ -261,7 +261,7 @@ impl Session {
             }
             // Our chain moved below the fork point since the branch began.
             Err(ChainError::UnknownParent { .. }) => self.sync.branch = None,
-            Err(e) => return Err(Close::Violation(format!("invalid block: {e}"))),
+            Err(e) => return Err(Close::Broke(format!("invalid block: {e}"))),
         }
         Ok(())
     }
@@ -280,6 +280,13 @@ fn invalid(e: BranchError) -> Close {
     match e {
         // Not a broken rule: a chain that does not win, sent for longer than we listen.
         BranchError::Unproven { .. } => Close::Violation(e.to_string()),
-        e => Close::Violation(format!("invalid block: {e}")),
+        // A broken consensus rule: the peer is discouraged.
+        BranchError::Invalid(_) => Close::Broke(format!("invalid block: {e}")),
+        // Not a broken rule either: an honest peer that reorganizes between our requests
+        // sends bodies of its new branch for the headers of its old one. Close (we cannot
+        // use them) but do not hold it against the peer.
+        BranchError::NotTheHeader { .. } | BranchError::DoesNotConnect { .. } => {
+            Close::Violation(format!("invalid block: {e}"))
+        }
     }
 }
