@@ -175,6 +175,19 @@ impl Block {
     pub fn in_outs(&self) -> usize {
         self.transactions.iter().map(Transaction::in_outs).sum()
     }
+
+    /// About how many bytes its JSON takes, from its shape alone: the header's fields, the data
+    /// with room for escapes, and each transaction's [`Transaction::size_estimate`]. Answers
+    /// that must stay under a byte cap copy out only the blocks that fit by this count.
+    pub fn size_estimate(&self) -> usize {
+        let data: usize = self.data.iter().map(|d| d.len() * 6 / 5 + 3).sum();
+        let txs: usize = self
+            .transactions
+            .iter()
+            .map(Transaction::size_estimate)
+            .sum();
+        400 + data + txs
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@
 //!
 //! Two transactions that spend one output conflict, and the first one seen stays (Bitcoin Core
 //! lets a higher-fee one replace it, BIP 125; we keep the simple rule). The pool holds at most
-//! [`MAX_MEMPOOL_TXS`]; when it is full, a new transaction must pay a higher fee rate than the
-//! lowest one there, which it then evicts.
+//! [`MAX_MEMPOOL_TXS`] transactions and [`MAX_MEMPOOL_BYTES`] bytes (as their JSON would
+//! take, [`Transaction::size_estimate`]); when it is full, a new transaction must pay a higher
+//! fee rate than the lowest ones there, which it then evicts until it fits. The cap in bytes is
+//! what bounds memory: 5 000 transactions of 100 inputs would otherwise hold 270 MiB. (Bitcoin
+//! Core's `-maxmempool` is in megabytes too, 300 by default, for blocks of 4 million weight.)
 //!
 //! The **fee rate** is the fee per input and output: fee / (inputs + outputs). Bitcoin counts
 //! fee per virtual byte; inputs and outputs are our size measure.
@@ -30,6 +33,10 @@ use std::fmt;
 
 /// At most this many transactions wait in the pool.
 pub const MAX_MEMPOOL_TXS: usize = 5_000;
+
+/// At most this many bytes of transactions wait in the pool, by their size estimate: about 27
+/// blocks full of the widest transactions.
+pub const MAX_MEMPOOL_BYTES: usize = 32 << 20;
 
 /// A transaction in the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,7 +114,7 @@ impl fmt::Display for Rejected {
             Rejected::NotSpendable(e) => write!(f, "{e}"),
             Rejected::Full { fee } => write!(
                 f,
-                "the mempool holds {MAX_MEMPOOL_TXS} transactions, and a fee of {fee} does not beat the lowest fee rate there"
+                "the mempool is full (at most {MAX_MEMPOOL_TXS} transactions, {MAX_MEMPOOL_BYTES} bytes), and a fee of {fee} does not beat the lowest fee rates there"
             ),
         }
     }
@@ -119,6 +126,8 @@ pub struct Mempool {
     entries: HashMap<Hash, Entry>,
     /// Which pool transaction spends each output: how conflicts are found.
     spenders: HashMap<OutPoint, Hash>,
+    /// The size estimates of the entries, summed.
+    bytes: usize,
     next_seq: u64,
 }
 
@@ -131,6 +140,11 @@ impl Mempool {
     /// Is nothing waiting?
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The waiting transactions' size, in bytes (see [`Transaction::size_estimate`]).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The waiting transaction `txid`.
@@ -161,9 +175,10 @@ impl Mempool {
     ) -> Result<u64, Rejected> {
         let tx = tx.into_inner();
         let fee = self.precheck(&tx, utxo, next_height)?;
-        if let Some(evicted) = self.make_room(&tx, fee)? {
+        for evicted in self.make_room(&tx, fee)? {
             self.remove(&evicted);
         }
+        self.bytes += tx.size_estimate();
         let entry = Entry {
             tx,
             fee,
@@ -177,23 +192,34 @@ impl Mempool {
         Ok(fee)
     }
 
-    /// When the pool is full, the entry `tx` (paying `fee`) would push out: the lowest fee rate
-    /// there (the newest among equals), if `tx` pays a strictly higher rate; otherwise the pool
-    /// is too full for it. `None` when there is room.
-    fn make_room(&self, tx: &Transaction, fee: u64) -> Result<Option<Hash>, Rejected> {
-        if self.entries.len() < MAX_MEMPOOL_TXS {
-            return Ok(None);
+    /// What `tx` (paying `fee`) would push out to fit: nothing if there is room for it in
+    /// count and in bytes; otherwise the lowest fee rates there (the newest among equals), as
+    /// many as it takes, if `tx` pays a strictly higher rate than each of them. If not, the
+    /// pool is too full for it.
+    fn make_room(&self, tx: &Transaction, fee: u64) -> Result<Vec<Hash>, Rejected> {
+        let size = tx.size_estimate();
+        let fits = |count: usize, bytes: usize| {
+            count < MAX_MEMPOOL_TXS && bytes + size <= MAX_MEMPOOL_BYTES
+        };
+        if fits(self.entries.len(), self.bytes) {
+            return Ok(Vec::new());
         }
-        let lowest = self
-            .entries
-            .values()
-            .min_by(|a, b| a.rate_cmp(b).then(b.seq.cmp(&a.seq)));
-        match lowest {
-            Some(low) if rate_cmp(fee, tx.in_outs(), low.fee, low.tx.in_outs()).is_gt() => {
-                Ok(Some(low.tx.txid))
+        let mut lowest_first: Vec<&Entry> = self.entries.values().collect();
+        lowest_first.sort_by(|a, b| a.rate_cmp(b).then(b.seq.cmp(&a.seq)));
+        let (mut count, mut bytes) = (self.entries.len(), self.bytes);
+        let mut evicted = Vec::new();
+        for low in lowest_first {
+            if !rate_cmp(fee, tx.in_outs(), low.fee, low.tx.in_outs()).is_gt() {
+                break;
             }
-            _ => Err(Rejected::Full { fee }),
+            evicted.push(low.tx.txid);
+            count -= 1;
+            bytes -= low.tx.size_estimate();
+            if fits(count, bytes) {
+                return Ok(evicted);
+            }
         }
+        Err(Rejected::Full { fee })
     }
 
     /// Everything [`accept`](Self::accept) checks except the signatures, which it assumes:
@@ -233,6 +259,7 @@ impl Mempool {
 
     fn remove(&mut self, txid: &Hash) -> Option<Entry> {
         let entry = self.entries.remove(txid)?;
+        self.bytes -= entry.tx.size_estimate();
         for input in &entry.tx.inputs {
             self.spenders.remove(&input.outpoint());
         }
@@ -437,6 +464,46 @@ mod tests {
         assert!(
             pool.spender(&at(n - 1)).is_none(),
             "its input is free again"
+        );
+    }
+
+    /// The pool is bounded in bytes as well as in count: wide transactions fill it long before
+    /// 5 000 of them, a newcomer at the same fee rate is refused before its signatures, and one
+    /// paying more pushes out the lowest (the newest among equals), so the bytes stay under
+    /// the cap.
+    #[test]
+    fn a_pool_full_of_bytes_evicts_the_lowest_fee_rate() {
+        let wide = |first: u32, fee: u64| {
+            let spend: Vec<u32> = (first..first + 100).collect();
+            tx(&spend, &[100 * 1_000 - fee])
+        };
+        let size = wide(0, 1).tx().size_estimate();
+        let fit = (MAX_MEMPOOL_BYTES / size) as u32;
+        assert!(fit < MAX_MEMPOOL_TXS as u32 / 4, "{fit} wide ones fit");
+        let utxo = coins((fit + 2) * 100);
+        let mut pool = Mempool::default();
+        let mut last_low = None;
+        for i in 0..fit {
+            let t = wide(i * 100, 1_000);
+            last_low = Some(t.tx().txid);
+            pool.accept(t, &utxo, 2).unwrap();
+        }
+        assert_eq!(pool.len(), fit as usize);
+        assert!(pool.bytes() <= MAX_MEMPOOL_BYTES);
+        let same_rate = wide(fit * 100, 1_000);
+        assert_eq!(
+            pool.precheck(same_rate.tx(), &utxo, 2),
+            Err(Rejected::Full { fee: 1_000 })
+        );
+        let better = wide(fit * 100, 2_000);
+        let better_id = better.tx().txid;
+        assert_eq!(pool.accept(better, &utxo, 2), Ok(2_000));
+        assert_eq!(pool.len(), fit as usize);
+        assert!(pool.bytes() <= MAX_MEMPOOL_BYTES);
+        assert!(pool.get(&better_id).is_some());
+        assert!(
+            pool.get(&last_low.unwrap()).is_none(),
+            "the newest lowest went"
         );
     }
 }

@@ -348,37 +348,53 @@ impl Node {
         self.with_chain(|chain| chain.block(chain.height_of(hash)?).cloned())
     }
 
-    /// Up to `count` active blocks from `height` down, newest first: copied under the lock, so
-    /// the caller encodes them after it is released (encoding 100 full blocks takes far longer
-    /// than copying them).
-    pub fn blocks_down_from(&self, height: u64, count: u64) -> Vec<Block> {
+    /// Up to `count` active blocks from `height` down, newest first, as many as fit in
+    /// `max_bytes` by their [`Block::size_estimate`] (always the first): copied under the lock,
+    /// so the caller encodes them after it is released (encoding 100 full blocks takes far
+    /// longer than copying them), and a page of heavy blocks costs a few megabytes, not
+    /// hundreds.
+    pub fn blocks_down_from(&self, height: u64, count: u64, max_bytes: usize) -> Vec<Block> {
         let lowest = (height + 1).saturating_sub(count);
         self.with_chain(|chain| {
-            (lowest..=height)
-                .rev()
-                .filter_map(|h| chain.block(h).cloned())
-                .collect()
+            let mut bytes = 0;
+            let mut blocks = Vec::new();
+            for block in (lowest..=height).rev().filter_map(|h| chain.block(h)) {
+                bytes += block.size_estimate();
+                if bytes > max_bytes && !blocks.is_empty() {
+                    break;
+                }
+                blocks.push(block.clone());
+            }
+            blocks
         })
     }
 
     /// The transactions that pay `address` or spend with its key: those in the mempool (height
-    /// `None`), then those in the active blocks from `height` down to `lowest`, newest first.
+    /// `None`), then those in the active blocks from `height` down to `lowest`, newest first;
+    /// at most `max` of them.
     ///
     /// Finding them hashes every input's key, so the blocks are scanned a few at a time, each
     /// few under a lock of its own: other threads get the chain between them. (A reorganization
     /// meanwhile can make the list mix two chains; Bitcoin Core's address index, `-txindex` and
     /// the wallet's own records avoid the scan altogether.)
-    pub fn history(&self, address: &Address, height: u64, lowest: u64) -> Vec<(Hash, Option<u64>)> {
+    pub fn history(
+        &self,
+        address: &Address,
+        height: u64,
+        lowest: u64,
+        max: usize,
+    ) -> Vec<(Hash, Option<u64>)> {
         const BLOCKS_PER_LOCK: u64 = 10;
         let mut found: Vec<(Hash, Option<u64>)> = self.with_chain(|chain| {
             let entries = chain.mempool().entries().into_iter();
             entries
                 .filter(|e| wallet::touches(&e.tx, address))
                 .map(|e| (e.tx.txid, None))
+                .take(max)
                 .collect()
         });
         let mut top = height;
-        while top >= lowest {
+        while top >= lowest && found.len() < max {
             let bottom = top.saturating_sub(BLOCKS_PER_LOCK - 1).max(lowest);
             self.with_chain(|chain| {
                 for h in (bottom..=top).rev() {
@@ -395,6 +411,7 @@ impl Node {
             }
             top = bottom - 1;
         }
+        found.truncate(max);
         found
     }
 
@@ -477,6 +494,17 @@ impl Node {
     /// The unspent outputs of `address`, oldest first.
     pub fn utxos(&self, address: &Address) -> Vec<(OutPoint, Coin)> {
         self.with_chain(|chain| chain.utxo().coins_of(address))
+    }
+
+    /// A page of them: up to `limit` after the coin `after` (its height and outpoint), and
+    /// how many the address has (see [`crate::utxo::UtxoSet::coins_page`]).
+    pub fn utxos_page(
+        &self,
+        address: &Address,
+        after: Option<(u64, OutPoint)>,
+        limit: usize,
+    ) -> (Vec<(OutPoint, Coin)>, usize) {
+        self.with_chain(|chain| chain.utxo().coins_page(address, after, limit))
     }
 
     /// The mempool's transactions with their fees, in arrival order.

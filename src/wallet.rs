@@ -165,10 +165,10 @@ pub fn spendable_coins(chain: &Blockchain, address: &Address) -> Vec<(OutPoint, 
 pub fn balance(chain: &Blockchain, address: &Address) -> Balance {
     let next = chain.height() + 1;
     let mut balance = Balance::default();
-    for (outpoint, coin) in chain.utxo().coins_of(address) {
+    for (outpoint, coin) in chain.utxo().each_coin_of(address) {
         let part = if next < coin.spendable_from() {
             &mut balance.immature
-        } else if chain.mempool().spender(&outpoint).is_some() {
+        } else if chain.mempool().spender(outpoint).is_some() {
             &mut balance.pending_out
         } else {
             &mut balance.spendable

@@ -34,7 +34,7 @@ use crate::app::http::Response;
 use crate::app::http::{HttpServer, Request};
 use crate::hash::Hash;
 use crate::node::Node;
-use crate::transaction::Transaction;
+use crate::transaction::{OutPoint, Transaction};
 use crate::wallet::{format_coins, parse_address, parse_coins, Balance, DEFAULT_FEE};
 use crate::Block;
 use serde_json::{json, Value};
@@ -48,8 +48,19 @@ pub const PAGE: &str = include_str!("explorer.html");
 /// At most this many blocks in one `GET /api/blocks`.
 pub const MAX_BLOCKS_PER_PAGE: u64 = 100;
 
+/// An answer that lists blocks holds at most this many bytes of them, by their size estimate
+/// (and always one): the P2P line limit. A page of 100 full blocks would be 400 MB.
+pub const MAX_ANSWER_BYTES: usize = crate::message::MAX_LINE_BYTES;
+
 /// How far back `GET /api/address/...` looks for transactions touching the address.
 pub const ADDRESS_HISTORY_BLOCKS: u64 = 200;
+
+/// At most this many of those transactions are listed (the newest).
+pub const MAX_ADDRESS_HISTORY: usize = 100;
+
+/// At most this many unspent outputs in one `GET /api/address/...` page (100 by default); the
+/// answer's `next` is the cursor for the page after.
+pub const MAX_COINS_PER_PAGE: usize = 1_000;
 
 /// Starts the App for `node` on `listener` (bound by the caller).
 pub fn start(listener: TcpListener, node: Arc<Node>) -> io::Result<HttpServer> {
@@ -100,10 +111,10 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
     let answer = match (request.method.as_str(), segments.as_slice()) {
         ("GET", []) => return Response::html(PAGE),
         ("GET", ["api", "status"]) => Ok(status(node)),
-        ("GET", ["api", "blocks"]) => blocks(node, request),
+        ("GET", ["api", "blocks"]) => return blocks(node, request).unwrap_or_else(|e| e),
         ("GET", ["api", "blocks", id]) => block(node, id),
         ("GET", ["api", "tx", txid]) => transaction(node, txid),
-        ("GET", ["api", "address", text]) => address(node, text),
+        ("GET", ["api", "address", text]) => address(node, text, request),
         ("GET", ["api", "peers"]) => Ok(peers(node)),
         ("GET", ["api", "mempool"]) => Ok(mempool(node)),
         ("POST", ["api", "mine"]) => mine(node, request),
@@ -258,23 +269,52 @@ fn block_json(block: &Block) -> Value {
     value
 }
 
-fn blocks(node: &Node, request: &Request) -> Result<Value, Response> {
+/// A block and its `tx_count`, serialized straight to JSON: a page of blocks never becomes a
+/// `Value` tree, which would take several times the bytes of its text.
+#[derive(serde::Serialize)]
+struct BlockWithCount<'a> {
+    #[serde(flatten)]
+    block: &'a Block,
+    tx_count: usize,
+}
+
+/// A page of `GET /api/blocks`: `next` is the `from` of the page below, if any.
+#[derive(serde::Serialize)]
+struct BlocksPage<'a> {
+    tip: u64,
+    blocks: Vec<BlockWithCount<'a>>,
+    next: Option<u64>,
+}
+
+fn blocks(node: &Node, request: &Request) -> Result<Response, Response> {
     let tip = node.summary().height;
-    let number = |name: &str, default: u64| match request.query_param(name) {
+    let from = number(request, "from", tip)?.min(tip);
+    let limit = number(request, "limit", 10)?.clamp(1, MAX_BLOCKS_PER_PAGE);
+    // Copied out under the lock (only what fits in the byte cap), encoded here after it is
+    // released.
+    let copies = node.blocks_down_from(from, limit, MAX_ANSWER_BYTES);
+    let next = match copies.last() {
+        Some(last) if last.height > 0 => Some(last.height - 1),
+        _ => None,
+    };
+    let blocks = copies
+        .iter()
+        .map(|block| BlockWithCount {
+            block,
+            tx_count: block.transactions.len(),
+        })
+        .collect();
+    Ok(Response::json(200, &BlocksPage { tip, blocks, next }))
+}
+
+/// The number in query parameter `name`, `default` if absent, a 400 if not a number.
+fn number(request: &Request, name: &str, default: u64) -> Result<u64, Response> {
+    match request.query_param(name) {
         None => Ok(default),
         Some(text) => text
             .parse::<u64>()
             .map_err(|_| bad(format!("{name} must be a number, not {:?}", shorten(text)))),
-    };
-    let from = number("from", tip)?.min(tip);
-    let limit = number("limit", 10)?.clamp(1, MAX_BLOCKS_PER_PAGE);
-    // Copied out under the lock, encoded here after it is released.
-    let list: Vec<Value> = node
-        .blocks_down_from(from, limit)
-        .iter()
-        .map(block_json)
-        .collect();
-    Ok(json!({ "tip": tip, "blocks": list }))
+    }
 }
 
 fn block(node: &Node, id: &str) -> Result<Value, Response> {
@@ -309,12 +349,46 @@ fn transaction(node: &Node, txid: &str) -> Result<Value, Response> {
     }))
 }
 
-fn address(node: &Node, text: &str) -> Result<Value, Response> {
+/// A coin's place in an address's pages, as text: `<height>:<txid>:<index>`.
+fn cursor_text(height: u64, outpoint: &OutPoint) -> String {
+    format!("{height}:{}:{}", outpoint.txid, outpoint.index)
+}
+
+/// Reads a cursor written by [`cursor_text`].
+fn parse_cursor(text: &str) -> Result<(u64, OutPoint), Response> {
+    let wrong = || {
+        bad(format!(
+            "after must be <height>:<txid>:<index>, not {:?}",
+            shorten(text)
+        ))
+    };
+    let mut parts = text.split(':');
+    let (Some(height), Some(txid), Some(index), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(wrong());
+    };
+    let height = height.parse().map_err(|_| wrong())?;
+    let txid = txid.parse().map_err(|_| wrong())?;
+    let index = index.parse().map_err(|_| wrong())?;
+    Ok((height, OutPoint { txid, index }))
+}
+
+/// An address: its balance, one page of its unspent outputs (oldest first; `after` is the
+/// cursor of the last one seen, `limit` how many, and `next` the cursor for the next page),
+/// and its newest transactions. Every part is bounded, whatever the address holds.
+fn address(node: &Node, text: &str, request: &Request) -> Result<Value, Response> {
     let address = parse_address(text).map_err(bad)?;
+    let after = request.query_param("after").map(parse_cursor).transpose()?;
+    let limit = number(request, "limit", 100)?.clamp(1, MAX_COINS_PER_PAGE as u64) as usize;
     let balance = node.balance(&address);
     let tip = node.summary().height;
-    let utxos: Vec<Value> = node
-        .utxos(&address)
+    let (page, total) = node.utxos_page(&address, after, limit);
+    let next = match page.last() {
+        Some((outpoint, coin)) if page.len() == limit => Some(cursor_text(coin.height, outpoint)),
+        _ => None,
+    };
+    let utxos: Vec<Value> = page
         .iter()
         .map(|(outpoint, coin)| {
             let mut value = serde_json::Map::new();
@@ -329,14 +403,16 @@ fn address(node: &Node, text: &str) -> Result<Value, Response> {
         .collect();
     let low = tip.saturating_sub(ADDRESS_HISTORY_BLOCKS);
     let recent: Vec<Value> = node
-        .history(&address, tip, low)
+        .history(&address, tip, low, MAX_ADDRESS_HISTORY)
         .into_iter()
         .map(|(txid, height)| json!({ "txid": txid, "height": height }))
         .collect();
     let mut value = serde_json::Map::new();
     value.insert("address".into(), json!(address));
     value.insert("balance".into(), balance_json(&balance));
+    value.insert("utxo_count".into(), json!(total));
     value.insert("utxos".into(), json!(utxos));
+    value.insert("next".into(), json!(next));
     value.insert("recent".into(), json!(recent));
     Ok(Value::Object(value))
 }
