@@ -131,11 +131,11 @@ fn main() {
 }
 
 /// Stops the HTTP server, then the node. An HTTP request still being answered holds a
-/// reference to the node; it ends within the server's read deadline and write timeout, so wait
-/// for it rather than exit with the disk writer's last changes unwritten.
+/// reference to the node; it ends within the server's connection deadline, so wait for it
+/// rather than exit with the disk writer's last changes unwritten.
 fn shut_down(mut node: Arc<Node>, http: Option<peerchain::app::http::HttpServer>) {
     drop(http);
-    let patience = peerchain::app::http::READ_DEADLINE + peerchain::app::http::WRITE_TIMEOUT;
+    let patience = peerchain::app::http::CONNECTION_DEADLINE;
     let end = std::time::Instant::now() + patience;
     loop {
         match Arc::try_unwrap(node) {

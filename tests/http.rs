@@ -670,3 +670,42 @@ fn api_answers_are_bounded() {
     );
     assert_eq!(get(addr, &format!("{path}?after=1:zz:0")).0, 400);
 }
+
+/// The connection deadline covers the answer's writing too: a client that reads a 64 MB answer
+/// a trickle at a time (64 KiB every 200 ms, so no single write waits long) is cut off after
+/// 10 s with most of it unsent, and its slot is free again. With only a timeout per write, it
+/// kept the connection for as long as it kept reading.
+#[test]
+fn a_slow_reader_is_cut_off_at_the_connection_deadline() {
+    use peerchain::app::http::{HttpServer, Response, CONNECTION_DEADLINE};
+    let big = "x".repeat(64 << 20);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::start(listener, move |_| Response::html(&big)).unwrap();
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    while started.elapsed() < CONNECTION_DEADLINE + Duration::from_secs(1) {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Past the deadline, read as fast as we can: the server should have stopped writing, so
+    // what is left is what the sockets' buffers held.
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(
+        got < 32 << 20,
+        "{got} bytes arrived: the server kept writing"
+    );
+}

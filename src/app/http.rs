@@ -21,8 +21,11 @@
 //!
 //! Like the P2P side (chapter 11), nothing a client sends is trusted: the request line and
 //! headers together are at most 16 KiB (431 beyond), a body at most 1 MiB (413), the whole
-//! request must arrive within a deadline (a client sending one byte a second is cut off), and
-//! at most 64 connections are served at once (the next get 503). The Rust Book's final chapter
+//! request must arrive within a deadline (a client sending one byte a second is cut off), the
+//! whole connection, answer included, lives at most 10 s (a client that reads its answer a
+//! trickle at a time is cut off too), and at most 64 connections are served at once (the next
+//! get 503), at most 8 of them from any one address other than this machine, and 8 kept for
+//! this machine (see [`Slots`]). The Rust Book's final chapter
 //! builds a server of the same shape; a production node uses a vetted HTTP library (Bitcoin
 //! Core uses libevent's) and an authenticated RPC.
 //!
@@ -42,10 +45,16 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// At most this many connections are served at once.
 pub const MAX_CONNECTIONS: usize = 64;
+/// At most this many at once from one address that is not this machine's.
+pub const MAX_PER_ADDRESS: usize = 8;
+/// This many of the slots are kept for this machine (loopback): other addresses together
+/// never hold more than `MAX_CONNECTIONS - RESERVED_FOR_LOOPBACK`.
+pub const RESERVED_FOR_LOOPBACK: usize = 8;
 /// A whole request must arrive within this long.
 pub const READ_DEADLINE: Duration = Duration::from_secs(5);
-/// An answer must be written within this long.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection lives at most this long, from its accept to its close: reading the request,
+/// writing the answer (however slowly the client reads it) and draining.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 /// How long, in all, a connection is read after its answer before it is closed.
 pub const DRAIN_WAIT: Duration = Duration::from_millis(500);
 
@@ -374,6 +383,102 @@ fn shorten(text: &str) -> String {
     text.chars().take(100).collect()
 }
 
+/// Who may hold the server's connection slots. A classroom LAN (`--http-bind 0.0.0.0`) is the
+/// threat: 64 connections from one laptop that read slowly once held the page at 503 for
+/// everyone for a minute. So an address other than this machine's holds at most
+/// [`MAX_PER_ADDRESS`] slots, and [`RESERVED_FOR_LOOPBACK`] slots are this machine's alone, so
+/// the student's own page always loads. Loopback has no share of its own: on one machine every
+/// client is `127.0.0.1`, and a program there could as well stop the node. (A classmate behind
+/// one NAT address with others shares their 8; production servers rate-limit by address the
+/// same way, with the same blind spot.)
+#[derive(Debug, Default)]
+pub struct Slots {
+    held: std::sync::Mutex<SlotCounts>,
+}
+
+#[derive(Debug, Default)]
+struct SlotCounts {
+    total: usize,
+    remote: usize,
+    by_address: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+/// A connection slot; it is given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    slots: Arc<Slots>,
+    ip: std::net::IpAddr,
+}
+
+/// Why a connection got no slot: the 503's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoSlot {
+    /// Every slot it may use is taken.
+    Full,
+    /// Its address holds its share already.
+    AddressShare(std::net::IpAddr),
+}
+
+impl fmt::Display for NoSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoSlot::Full => write!(f, "too many connections; try again"),
+            NoSlot::AddressShare(ip) => write!(
+                f,
+                "too many connections from {ip} ({MAX_PER_ADDRESS} at once); try again"
+            ),
+        }
+    }
+}
+
+impl Slots {
+    /// A slot for a client at `ip`, if the rules above leave one.
+    pub fn take(slots: &Arc<Slots>, ip: std::net::IpAddr) -> Result<Slot, NoSlot> {
+        let ip = ip.to_canonical();
+        let mut held = slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.total >= MAX_CONNECTIONS {
+            return Err(NoSlot::Full);
+        }
+        if !ip.is_loopback() {
+            if held.remote >= MAX_CONNECTIONS - RESERVED_FOR_LOOPBACK {
+                return Err(NoSlot::Full);
+            }
+            let mine = held.by_address.entry(ip).or_insert(0);
+            if *mine >= MAX_PER_ADDRESS {
+                return Err(NoSlot::AddressShare(ip));
+            }
+            *mine += 1;
+            held.remote += 1;
+        }
+        held.total += 1;
+        Ok(Slot {
+            slots: Arc::clone(slots),
+            ip,
+        })
+    }
+
+    /// How many slots are held.
+    pub fn held(&self) -> usize {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.slots.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.total -= 1;
+        if !self.ip.is_loopback() {
+            held.remote -= 1;
+            if let Some(mine) = held.by_address.get_mut(&self.ip) {
+                *mine -= 1;
+                if *mine == 0 {
+                    held.by_address.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
 /// A running HTTP server: an accept thread, and a thread per connection.
 pub struct HttpServer {
     addr: SocketAddr,
@@ -391,7 +496,7 @@ impl HttpServer {
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&stopping);
         let handle = Arc::new(handle);
-        let open = Arc::new(AtomicUsize::new(0));
+        let slots = Arc::new(Slots::default());
         let turned_away = Arc::new(AtomicUsize::new(0));
         let accept = thread::spawn(move || {
             for stream in listener.incoming() {
@@ -403,28 +508,34 @@ impl HttpServer {
                     thread::sleep(Duration::from_millis(50));
                     continue;
                 };
-                let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-                if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-                    open.fetch_sub(1, Ordering::SeqCst);
-                    // Turned away on a short-lived thread of its own: answering takes a moment
-                    // of reading too (see `finish`), which the accept thread must not spend.
-                    // Past twice the limit, connections are just closed.
-                    if turned_away.fetch_add(1, Ordering::SeqCst) < MAX_CONNECTIONS {
-                        let turned_away = Arc::clone(&turned_away);
-                        thread::spawn(move || {
-                            let busy = Response::error(503, "too many connections; try again");
-                            finish(&stream, &busy);
-                            turned_away.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    } else {
-                        turned_away.fetch_sub(1, Ordering::SeqCst);
-                    }
+                let deadline = Instant::now() + CONNECTION_DEADLINE;
+                let Ok(peer) = stream.peer_addr() else {
                     continue;
-                }
-                let (handle, open) = (Arc::clone(&handle), Arc::clone(&open));
+                };
+                let slot = match Slots::take(&slots, peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(no_slot) => {
+                        // Turned away on a short-lived thread of its own: answering takes a
+                        // moment of reading too (see `finish`), which the accept thread must
+                        // not spend. Past 64 of those at once, connections are just closed.
+                        if turned_away.fetch_add(1, Ordering::SeqCst) < MAX_CONNECTIONS {
+                            let turned_away = Arc::clone(&turned_away);
+                            thread::spawn(move || {
+                                let busy = Response::error(503, no_slot);
+                                let deadline = Instant::now() + DRAIN_WAIT * 2;
+                                finish(&stream, &busy, deadline);
+                                turned_away.fetch_sub(1, Ordering::SeqCst);
+                            });
+                        } else {
+                            turned_away.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        continue;
+                    }
+                };
+                let handle = Arc::clone(&handle);
                 thread::spawn(move || {
-                    serve(&stream, &*handle);
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    serve(&stream, peer, &*handle, deadline);
+                    drop(slot);
                 });
             }
         });
@@ -457,9 +568,13 @@ impl Drop for HttpServer {
     }
 }
 
-/// One connection: read a request, answer it, close.
-fn serve(stream: &TcpStream, handle: &dyn Fn(&Request) -> Response) {
-    let Ok(peer) = stream.peer_addr() else { return };
+/// One connection: read a request, answer it, close, all before `deadline`.
+fn serve(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    handle: &dyn Fn(&Request) -> Response,
+    deadline: Instant,
+) {
     let response = match read_request(stream, peer) {
         Ok(request) => handle(&request),
         Err(e) => match e.response() {
@@ -467,7 +582,7 @@ fn serve(stream: &TcpStream, handle: &dyn Fn(&Request) -> Response) {
             None => return,
         },
     };
-    finish(stream, &response);
+    finish(stream, &response, deadline);
 }
 
 /// Writes `response` and closes, reading for a moment first what the client may still be
@@ -475,12 +590,25 @@ fn serve(stream: &TcpStream, handle: &dyn Fn(&Request) -> Response) {
 /// reset the connection before our answer arrives. The moment is [`DRAIN_WAIT`] in all, not
 /// per read: a client that trickles a byte now and then after its answer would otherwise keep
 /// the connection's slot for as long as it likes.
-fn finish(stream: &TcpStream, response: &Response) {
+///
+/// Everything ends by `deadline`, the write too. A write timeout alone is not enough: it
+/// bounds one `write` call, and a client that reads a few kilobytes just before each timeout
+/// keeps every call alive, so the answer is written in pieces, each given what is left.
+fn finish(stream: &TcpStream, response: &Response, deadline: Instant) {
     let mut stream = stream;
-    let _ = stream.write_all(&response.to_bytes());
+    let bytes = response.to_bytes();
+    for piece in bytes.chunks(64 * 1024) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero()
+            || stream.set_write_timeout(Some(left)).is_err()
+            || stream.write_all(piece).is_err()
+        {
+            return;
+        }
+    }
     let _ = stream.flush();
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let until = Instant::now() + DRAIN_WAIT;
+    let until = deadline.min(Instant::now() + DRAIN_WAIT);
     let mut sink = [0u8; 4096];
     let mut drained = 0;
     while drained < MAX_BODY_BYTES {
@@ -519,5 +647,49 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 24\r\n"));
         assert!(text.ends_with("\r\n\r\n{\"error\":\"no such path\"}"));
+    }
+
+    /// One address on the LAN holds at most its share; the LAN together leaves this machine
+    /// its reserve; this machine may use every slot; and a slot given back can be taken again.
+    #[test]
+    fn slots_are_shared() {
+        use std::net::{IpAddr, Ipv4Addr};
+        let lan = |n: u8| IpAddr::V4(Ipv4Addr::new(192, 168, 1, n));
+        let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let slots = Arc::new(Slots::default());
+        let mut held: Vec<Slot> = (0..MAX_PER_ADDRESS)
+            .map(|_| Slots::take(&slots, lan(1)).unwrap())
+            .collect();
+        assert_eq!(
+            Slots::take(&slots, lan(1)).unwrap_err(),
+            NoSlot::AddressShare(lan(1))
+        );
+        // The same address written as IPv6 is the same address.
+        let mapped: IpAddr = "::ffff:192.168.1.1".parse().unwrap();
+        assert!(Slots::take(&slots, mapped).is_err());
+        let remote_room = MAX_CONNECTIONS - RESERVED_FOR_LOOPBACK;
+        for n in 2.. {
+            if held.len() == remote_room {
+                break;
+            }
+            held.push(Slots::take(&slots, lan(n)).unwrap());
+        }
+        assert_eq!(Slots::take(&slots, lan(200)).unwrap_err(), NoSlot::Full);
+        for _ in 0..RESERVED_FOR_LOOPBACK {
+            held.push(Slots::take(&slots, local).unwrap());
+        }
+        assert_eq!(slots.held(), MAX_CONNECTIONS);
+        assert_eq!(Slots::take(&slots, local).unwrap_err(), NoSlot::Full);
+        held.truncate(MAX_PER_ADDRESS - 1);
+        assert_eq!(slots.held(), MAX_PER_ADDRESS - 1);
+        assert!(
+            Slots::take(&slots, lan(1)).is_ok(),
+            "given back, taken again"
+        );
+        let loopback_only: Vec<Slot> = (0..MAX_CONNECTIONS - MAX_PER_ADDRESS + 1)
+            .map(|_| Slots::take(&slots, local).unwrap())
+            .collect();
+        assert_eq!(slots.held(), MAX_CONNECTIONS);
+        drop(loopback_only);
     }
 }
