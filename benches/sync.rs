@@ -21,13 +21,12 @@
 //!
 //! All traffic stays on 127.0.0.1.
 
-use peerchain::message::{GetBlocks, Hello, Message, Nonce, PROTOCOL_VERSION};
+use peerchain::message::{GetBlocks, Message};
 use peerchain::store::Store;
-use peerchain::testing::{mine_blocks, mine_here, miner_address};
+use peerchain::testing::{mine_blocks, mine_here, miner_address, WirePeer};
 use peerchain::{Blockchain, Config, Network, Node};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -204,71 +203,6 @@ fn main() {
     dead_branch_memory();
 }
 
-/// A raw peer for the benchmark: one line per message, both ways.
-struct Peer {
-    writer: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Peer {
-    /// Connects and completes the handshake (hello, then the proof of our id).
-    fn connect(addr: SocketAddr) -> Peer {
-        let writer = TcpStream::connect(addr).expect("connect");
-        writer.set_nodelay(true).unwrap();
-        let reader = BufReader::new(writer.try_clone().unwrap());
-        let mut peer = Peer { writer, reader };
-        let key = peerchain::crypto::keys::SecretKey::generate();
-        peer.send(&Message::Hello(Hello {
-            version: PROTOCOL_VERSION,
-            genesis: Network::Regtest.genesis().hash,
-            node_id: peerchain::identity::node_id(&key.public_key()),
-            listen_port: None,
-            public_key: Some(key.public_key().to_hex()),
-            challenge: Some(peerchain::identity::challenge()),
-        }));
-        loop {
-            match peer.recv() {
-                Some(Message::Hello(theirs)) => {
-                    let challenge = theirs.challenge.expect("a challenge");
-                    let signature = peerchain::identity::prove(&key, &challenge, &theirs.node_id);
-                    peer.send(&Message::Proof(peerchain::message::Proof { signature }));
-                    return peer;
-                }
-                Some(_) => {}
-                None => panic!("the node closed the connection"),
-            }
-        }
-    }
-
-    fn send(&mut self, message: &Message) {
-        let _ = self.writer.write_all(&message.encode());
-    }
-
-    /// One `latest_block` round trip. A `ping` follows the request and the answer counts once
-    /// its `pong` is back: the node answers in order, so the tip came first, and a block the
-    /// node relays meanwhile cannot be mistaken for the answer.
-    fn latest_block_round_trip(&mut self, nonce: u64) {
-        self.send(&Message::LatestBlock);
-        self.send(&Message::Ping(Nonce { nonce }));
-        loop {
-            match self.recv() {
-                Some(Message::Pong(n)) if n.nonce == nonce => return,
-                Some(_) => {}
-                None => panic!("the node closed the connection"),
-            }
-        }
-    }
-
-    /// The next message, or `None` once the node closed the connection.
-    fn recv(&mut self) -> Option<Message> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Message::decode(line.trim_end().as_bytes()).ok(),
-        }
-    }
-}
-
 fn deep_reorg() {
     let mut ours = Blockchain::new(Network::Regtest);
     mine_blocks(&mut ours, 20_000, 1_000, "ours");
@@ -299,7 +233,7 @@ fn round_trips(
 ) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let loader = load(Arc::clone(&stop));
-    let mut asker = Peer::connect(node.local_addr());
+    let mut asker = WirePeer::connect(node.local_addr());
     let mut times = Vec::new();
     // Sample for two seconds while the load runs the whole time (it loops until stopped).
     let started = Instant::now();
@@ -317,7 +251,7 @@ fn round_trips(
 /// A peer that asks for blocks from genesis again and again, reading every answer.
 fn puller(addr: SocketAddr, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut peer = Peer::connect(addr);
+        let mut peer = WirePeer::connect(addr);
         let genesis = Network::Regtest.genesis().hash;
         while !stop.load(Ordering::SeqCst) {
             peer.send(&Message::GetBlocks(GetBlocks {
@@ -373,7 +307,7 @@ fn lock_latency(chain: &Blockchain) {
     let mut times = Vec::new();
     for _ in 0..5 {
         let fresh = start(Blockchain::new(Network::Regtest));
-        let mut asker = Peer::connect(fresh.local_addr());
+        let mut asker = WirePeer::connect(fresh.local_addr());
         fresh.connect(source.local_addr());
         while fresh.summary().tip != tip {
             let sent = Instant::now();
@@ -423,7 +357,7 @@ fn dead_branch_memory() {
         .map(|_| {
             let dead = Arc::clone(&dead);
             std::thread::spawn(move || {
-                let mut peer = Peer::connect(addr);
+                let mut peer = WirePeer::connect(addr);
                 peer.send(&Message::Block(dead.tip().clone()));
                 let mut sent = 0;
                 while let Some(message) = peer.recv() {

@@ -124,3 +124,91 @@ mod tests {
         assert_eq!(super::miner_address(), derived);
     }
 }
+
+/// A raw peer for benchmarks: one line per message, both ways, with a key of its own (so a
+/// benchmark can come back as the same node, or as a new one).
+pub struct WirePeer {
+    writer: std::net::TcpStream,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl WirePeer {
+    /// Connects to the regtest node at `addr` as the node `key` names and completes the
+    /// handshake (hello, then the proofs of both ids); `None` if the node refuses it.
+    pub fn connect_as(addr: std::net::SocketAddr, key: &SecretKey) -> Option<WirePeer> {
+        use crate::message::{Hello, Message, Proof, PROTOCOL_VERSION};
+        let writer = std::net::TcpStream::connect(addr).ok()?;
+        writer.set_nodelay(true).ok()?;
+        let reader = std::io::BufReader::new(writer.try_clone().ok()?);
+        let mut peer = WirePeer { writer, reader };
+        peer.send(&Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            genesis: crate::params::Network::Regtest.genesis().hash,
+            node_id: crate::identity::node_id(&key.public_key()),
+            listen_port: None,
+            public_key: Some(key.public_key().to_hex()),
+            challenge: Some(crate::identity::challenge()),
+        }));
+        loop {
+            match peer.recv()? {
+                Message::Hello(theirs) => {
+                    let challenge = theirs.challenge?;
+                    let signature = crate::identity::prove(key, &challenge, &theirs.node_id);
+                    peer.send(&Message::Proof(Proof { signature }));
+                }
+                // The node sends its proof once it has taken our hello.
+                Message::Proof(_) => return Some(peer),
+                Message::Error(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Connects as a new node, with a key made for it.
+    pub fn connect(addr: std::net::SocketAddr) -> WirePeer {
+        WirePeer::connect_as(addr, &SecretKey::generate()).expect("the node takes a new peer")
+    }
+
+    /// Sends one message (a failed write shows as the next `recv`'s `None`).
+    pub fn send(&mut self, message: &crate::message::Message) {
+        use std::io::Write;
+        let _ = self.writer.write_all(&message.encode());
+    }
+
+    /// One `latest_block` round trip. A `ping` follows the request and the answer counts once
+    /// its `pong` is back: the node answers in order, so the tip came first, and a block the
+    /// node relays meanwhile cannot be mistaken for the answer.
+    pub fn latest_block_round_trip(&mut self, nonce: u64) {
+        use crate::message::{Message, Nonce};
+        self.send(&Message::LatestBlock);
+        self.send(&Message::Ping(Nonce { nonce }));
+        loop {
+            match self.recv() {
+                Some(Message::Pong(n)) if n.nonce == nonce => return,
+                Some(_) => {}
+                None => panic!("the node closed the connection"),
+            }
+        }
+    }
+
+    /// The next message, or `None` once the node closed the connection.
+    pub fn recv(&mut self) -> Option<crate::message::Message> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => crate::message::Message::decode(line.trim_end().as_bytes()).ok(),
+        }
+    }
+
+    /// Reads until the node closes the connection; returns the reason of its `error`, if any.
+    pub fn until_closed(&mut self) -> Option<String> {
+        let mut reason = None;
+        while let Some(message) = self.recv() {
+            if let crate::message::Message::Error(e) = message {
+                reason = Some(e.reason);
+            }
+        }
+        reason
+    }
+}

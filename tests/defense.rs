@@ -498,3 +498,55 @@ fn a_rule_breaker_is_discouraged_across_connections() {
     assert_eq!(hello.node_id, node.node_id());
     assert_unharmed(&node, &before);
 }
+
+/// A block that broke a rule is remembered by its hash: sent again by a new node (a new key,
+/// so not discouraged) after our tip has moved on, it is refused at once for the same rule,
+/// instead of being taken for a block of a branch we lack and asked about.
+#[test]
+fn an_invalid_block_is_remembered_by_its_hash() {
+    use peerchain::transaction::{OutPoint, Output, Transaction};
+    let node = start_with(config(), regtest_chain(12));
+    let before = node.summary();
+    let tip = node.block(12).unwrap();
+    let coinbase = Transaction::coinbase(
+        13,
+        vec![Output {
+            address: miner_address(),
+            amount: 50 * peerchain::transaction::COIN,
+        }],
+    );
+    let nowhere = OutPoint {
+        txid: Hash([9; 32]),
+        index: 0,
+    };
+    let mut forged = Transaction::new(
+        &[nowhere],
+        vec![Output {
+            address: miner_address(),
+            amount: 1,
+        }],
+    );
+    forged.sign(&peerchain::testing::miner_key());
+    let block = peerchain::testing::mine_here(peerchain::Block::new(
+        13,
+        tip.timestamp + T,
+        tip.hash,
+        before.next_difficulty,
+        0,
+        vec![],
+        vec![coinbase, forged],
+    ));
+    let mut first = RawPeer::connect(&node);
+    first.handshake();
+    first.send(&Message::Block(block.clone()));
+    let reason = first.expect_error_and_close();
+    assert!(reason.contains("which does not exist"), "{reason}");
+
+    let mined = node.mine(vec!["moves the tip".into()]).unwrap();
+    assert_eq!(node.summary().tip, mined.hash);
+    let mut second = RawPeer::connect(&node);
+    second.handshake();
+    second.send(&Message::Block(block));
+    assert_eq!(second.expect_error_and_close(), reason);
+    assert_eq!(node.summary().tip, mined.hash);
+}

@@ -86,6 +86,47 @@ pub struct ChainState {
     mining: Mutex<()>,
     /// The stop flag of the mining round in progress, raised when the tip changes under it.
     miner_stop: Mutex<Option<Arc<AtomicBool>>>,
+    /// Blocks announced to us that broke a rule for good, by hash, with the reason.
+    invalid: Mutex<InvalidBlocks>,
+}
+
+/// At most this many invalid blocks are remembered; the oldest is forgotten first.
+pub const MAX_INVALID_BLOCKS: usize = 1_000;
+
+/// Blocks that broke a rule for good, so that the same block sent again costs a look-up.
+///
+/// Discouraging a peer (see [`discouraged`](crate::node::discouraged)) stops one sender; a
+/// program that makes itself a new key for every connection sends the same block again. A
+/// block's hash commits to all it carries, so "this hash broke rule N" is true forever, with one
+/// exception: a block too far ahead of our clock may be fine later, so that rule is not
+/// remembered. Nor is a block whose claimed hash is not its own (that says nothing of the
+/// block with that hash). Sending a *new* invalid block means mining a new proof of work.
+/// Bitcoin Core marks such blocks `BLOCK_FAILED_VALID` in its block index.
+#[derive(Debug, Default)]
+struct InvalidBlocks {
+    reasons: std::collections::HashMap<Hash, ChainError>,
+    order: std::collections::VecDeque<Hash>,
+}
+
+impl InvalidBlocks {
+    fn remember(&mut self, hash: Hash, error: &ChainError) {
+        let for_good = !matches!(
+            error,
+            ChainError::TimestampTooFarAhead { .. }
+                | ChainError::BadHash { .. }
+                | ChainError::UnknownParent { .. }
+        );
+        if !for_good || self.reasons.contains_key(&hash) {
+            return;
+        }
+        if self.order.len() >= MAX_INVALID_BLOCKS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.reasons.remove(&oldest);
+            }
+        }
+        self.order.push_back(hash);
+        self.reasons.insert(hash, error.clone());
+    }
 }
 
 /// One round of mining: while it lives no other round can start, and any change of the chain
@@ -122,6 +163,7 @@ impl ChainState {
             disk,
             mining: Mutex::new(()),
             miner_stop: Mutex::new(None),
+            invalid: Mutex::new(InvalidBlocks::default()),
         }
     }
 
@@ -181,7 +223,9 @@ impl ChainState {
     /// Takes in a block announced by a peer: appended if it extends our tip and passes every
     /// rule (and then on disk when this returns); otherwise says what to do instead.
     ///
-    /// Cheap before costly, and stateless before stateful, so that junk costs us little:
+    /// A block that broke a rule for good before is refused again at once, by its hash (see
+    /// `InvalidBlocks`), whoever sends it. Otherwise, cheap before costly, and stateless before
+    /// stateful, so that junk costs us little:
     ///
     /// 1. under the lock, the header alone (its hash and the proof of work it claims) and
     ///    against our tip (its parent, the expected difficulty, the median time): a block that
@@ -191,6 +235,20 @@ impl ChainState {
     /// 4. outside the lock, the signatures, on every core: most of the cost, paid last;
     /// 5. under the lock, the append (the tip may have moved meanwhile: it is checked again).
     pub fn announced(&self, block: &Block) -> Announced {
+        if let Some(known) = lock(&self.invalid).reasons.get(&block.hash) {
+            return Announced::Invalid(known.clone());
+        }
+        match self.check_announced(block) {
+            Announced::Invalid(e) => {
+                lock(&self.invalid).remember(block.hash, &e);
+                Announced::Invalid(e)
+            }
+            other => other,
+        }
+    }
+
+    /// [`announced`](Self::announced) for a block not known to be invalid.
+    fn check_announced(&self, block: &Block) -> Announced {
         let params = {
             let chain = lock(&self.chain);
             if let Some(not_for_tip) = Self::not_for_tip(&chain, block) {

@@ -7,7 +7,8 @@
 //! → the mining round ([`ChainState::mining_round`]) → the chain → the disk writer's queue and
 //! the miner's stop-flag slot. A thread that holds one may take a later one, never an earlier
 //! one, so two threads can never each wait for the other. Every other lock (the peer table, the
-//! address book, each connection's send queue, the log, `stats`) is a leaf: taken last, and
+//! address book, the discouraged peers, the invalid blocks, each connection's send queue, the
+//! log, `stats`) is a leaf: taken last, and
 //! released before any other is taken.
 //!
 //! # Which way data flows
