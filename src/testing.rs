@@ -115,16 +115,6 @@ pub fn interrupt_rewrite(store: &mut Store, keep: u64, blocks: &[Block]) -> io::
     store.prepare_rewrite(keep, blocks, true).map(|_| ())
 }
 
-#[cfg(test)]
-mod tests {
-    /// The written-out address is the key's.
-    #[test]
-    fn miner_address_is_the_keys() {
-        let derived = super::Address::of(&super::miner_key().public_key());
-        assert_eq!(super::miner_address(), derived);
-    }
-}
-
 /// A raw peer for benchmarks: one line per message, both ways, with a key of its own (so a
 /// benchmark can come back as the same node, or as a new one).
 pub struct WirePeer {
@@ -210,5 +200,15 @@ impl WirePeer {
             }
         }
         reason
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The written-out address is the key's.
+    #[test]
+    fn miner_address_is_the_keys() {
+        let derived = super::Address::of(&super::miner_key().public_key());
+        assert_eq!(super::miner_address(), derived);
     }
 }
