@@ -296,6 +296,12 @@ impl Blockchain {
         &self.mempool
     }
 
+    /// The transactions that left the mempool without being mined since the last call (see
+    /// [`Mempool::take_dropped`](crate::mempool::Mempool::take_dropped)).
+    pub fn take_dropped(&mut self) -> Vec<crate::mempool::Dropped> {
+        self.mempool.take_dropped()
+    }
+
     /// Offers a transaction to the mempool (its signatures were checked already, outside the
     /// lock); returns its fee.
     pub fn add_to_mempool(&mut self, tx: VerifiedTx) -> Result<u64, Rejected> {

@@ -38,6 +38,9 @@ pub const MAX_MEMPOOL_TXS: usize = 5_000;
 /// blocks full of the widest transactions.
 pub const MAX_MEMPOOL_BYTES: usize = 32 << 20;
 
+/// At most this many drops wait in [`Mempool::take_dropped`]'s record; older ones are lost.
+pub const MAX_DROPPED: usize = 100;
+
 /// A transaction in the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -47,6 +50,21 @@ pub struct Entry {
     pub fee: u64,
     /// Arrival order: lower came first.
     pub seq: u64,
+    /// When it arrived (for the explorer's "age").
+    pub arrived: std::time::Instant,
+}
+
+/// A transaction that left the pool without being mined, and why: a block spent one of its
+/// coins first, a reorganization took its coins away, or a better-paying transaction pushed
+/// it out. A wallet wants to know when that happens to its own payments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The transaction.
+    pub txid: Hash,
+    /// The key of its first input (whose payment it was), as in the transaction.
+    pub payer_key: String,
+    /// Why it left, in words.
+    pub reason: String,
 }
 
 /// Compares two fee rates, fee / (inputs + outputs), exactly: without dividing, by
@@ -129,6 +147,8 @@ pub struct Mempool {
     /// The size estimates of the entries, summed.
     bytes: usize,
     next_seq: u64,
+    /// Transactions that left without being mined, oldest first (at most [`MAX_DROPPED`]).
+    dropped: std::collections::VecDeque<Dropped>,
 }
 
 impl Mempool {
@@ -176,13 +196,18 @@ impl Mempool {
         let tx = tx.into_inner();
         let fee = self.precheck(&tx, utxo, next_height)?;
         for evicted in self.make_room(&tx, fee)? {
-            self.remove(&evicted);
+            let reason = format!(
+                "pushed out of a full mempool by tx {}…, which pays a higher fee rate",
+                tx.txid.short()
+            );
+            self.drop_entry(&evicted, reason);
         }
         self.bytes += tx.size_estimate();
         let entry = Entry {
             tx,
             fee,
             seq: self.next_seq,
+            arrived: std::time::Instant::now(),
         };
         self.next_seq += 1;
         for input in &entry.tx.inputs {
@@ -266,6 +291,35 @@ impl Mempool {
         Some(entry)
     }
 
+    /// Removes `txid` as a transaction that will not be mined, and records why.
+    fn drop_entry(&mut self, txid: &Hash, reason: String) {
+        if let Some(entry) = self.remove(txid) {
+            let payer_key = entry
+                .tx
+                .inputs
+                .first()
+                .map(|i| i.public_key.clone())
+                .unwrap_or_default();
+            self.record_drop(Dropped {
+                txid: *txid,
+                payer_key,
+                reason,
+            });
+        }
+    }
+
+    fn record_drop(&mut self, dropped: Dropped) {
+        if self.dropped.len() >= MAX_DROPPED {
+            self.dropped.pop_front();
+        }
+        self.dropped.push_back(dropped);
+    }
+
+    /// The transactions that left without being mined since the last call, oldest first.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        self.dropped.drain(..).collect()
+    }
+
     /// `block` joined the chain: take out what it confirmed, and what spends an output it
     /// spent (those can never be mined now).
     pub fn block_connected(&mut self, block: &Block) {
@@ -273,7 +327,13 @@ impl Mempool {
             self.remove(&tx.txid);
             for input in &tx.inputs {
                 if let Some(loser) = self.spender(&input.outpoint()) {
-                    self.remove(&loser);
+                    let reason = format!(
+                        "tx {}… in block {} spent {} first",
+                        tx.txid.short(),
+                        block.height,
+                        input.outpoint()
+                    );
+                    self.drop_entry(&loser, reason);
                 }
             }
         }
@@ -289,15 +349,36 @@ impl Mempool {
         utxo: &UtxoSet,
         next_height: u64,
     ) {
-        let waiting = self.entries().into_iter().map(|e| e.tx.clone()).collect();
-        // Everything is offered again, so arrival numbers can start over.
-        *self = Mempool::default();
+        let waiting: Vec<Transaction> = self.entries().into_iter().map(|e| e.tx.clone()).collect();
+        let was_waiting: std::collections::HashSet<Hash> = waiting.iter().map(|t| t.txid).collect();
+        // Everything is offered again, so arrival numbers can start over; the drop record stays.
+        let dropped = std::mem::take(&mut self.dropped);
+        *self = Mempool {
+            dropped,
+            ..Mempool::default()
+        };
         for tx in [disconnected, waiting].into_iter().flatten() {
             if tx.is_coinbase() {
                 continue;
             }
+            let (txid, payer_key) = (tx.txid, tx.inputs[0].public_key.clone());
             // Every one of these was verified before, in its block or on its way in.
-            let _ = self.accept(VerifiedTx::already_checked(tx), utxo, next_height);
+            match self.accept(VerifiedTx::already_checked(tx), utxo, next_height) {
+                // Mined on the new chain too, or a copy came back from a disconnected block.
+                Ok(_) | Err(Rejected::Known) => {}
+                Err(e) => {
+                    let reason = if was_waiting.contains(&txid) {
+                        format!("after a reorganization: {e}")
+                    } else {
+                        format!("its block was taken off in a reorganization, and now: {e}")
+                    };
+                    self.record_drop(Dropped {
+                        txid,
+                        payer_key,
+                        reason,
+                    });
+                }
+            }
         }
     }
 
@@ -410,6 +491,7 @@ mod tests {
             tx: t.into_inner(),
             fee,
             seq: 0,
+            arrived: std::time::Instant::now(),
         };
         let low = entry(tx(&[0], &[999]), 1);
         let high = entry(tx(&[1], &[499, 499]), 2);
@@ -461,6 +543,17 @@ mod tests {
             "the newest lowest went"
         );
         assert!(pool.get(&first_low.unwrap()).is_some());
+        let dropped = pool.take_dropped();
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].txid, last_low.unwrap());
+        assert_eq!(
+            dropped[0].reason,
+            format!(
+                "pushed out of a full mempool by tx {}…, which pays a higher fee rate",
+                better_id.short()
+            )
+        );
+        assert!(pool.take_dropped().is_empty(), "taken once");
         assert!(
             pool.spender(&at(n - 1)).is_none(),
             "its input is free again"
@@ -504,6 +597,45 @@ mod tests {
         assert!(
             pool.get(&last_low.unwrap()).is_none(),
             "the newest lowest went"
+        );
+    }
+
+    /// A block that spends a waiting transaction's coin first drops it, and says which
+    /// transaction of which block did; the block's own transactions just leave, confirmed.
+    #[test]
+    fn a_block_spending_a_coin_first_drops_the_waiting_one() {
+        let utxo = coins(3);
+        let mut pool = Mempool::default();
+        let waiting = tx(&[0, 1], &[1_900]);
+        let waiting_id = waiting.tx().txid;
+        let confirmed = tx(&[2], &[990]);
+        let confirmed_id = confirmed.tx().txid;
+        pool.accept(waiting, &utxo, 2).unwrap();
+        pool.accept(confirmed, &utxo, 2).unwrap();
+        let rival = tx(&[1], &[900]).into_inner();
+        let mined = pool.get(&confirmed_id).unwrap().tx.clone();
+        let block = Block::new(
+            2,
+            0,
+            Hash([0; 32]),
+            1,
+            0,
+            vec![],
+            vec![rival.clone(), rival.clone(), mined],
+        );
+        pool.block_connected(&block);
+        assert!(pool.is_empty());
+        let dropped = pool.take_dropped();
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0].txid, waiting_id);
+        assert_eq!(dropped[0].payer_key, KEY);
+        assert_eq!(
+            dropped[0].reason,
+            format!(
+                "tx {}… in block 2 spent {} first",
+                rival.txid.short(),
+                at(1)
+            )
         );
     }
 }

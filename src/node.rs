@@ -39,11 +39,11 @@ use crate::wallet::{self, Balance, TxInfo, WalletError};
 use address_book::AddressBook;
 use chain_state::{lock, ChainState};
 use peer_table::{Limits, PeerTable};
-use state::NodeState;
+use state::{Batch, NodeState};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -62,7 +62,16 @@ pub enum NodeError {
     ShuttingDown,
     /// A socket or the listener failed.
     Io(io::Error),
+    /// `mine -n` was asked for no blocks, or for more than [`MAX_MINE_COUNT`].
+    MineCount(u64),
+    /// A batch of blocks is being mined already: this many of that many.
+    AlreadyMining((u64, u64)),
+    /// The batch was stopped before this block was found.
+    Stopped,
 }
+
+/// At most this many blocks in one [`Node::mine_many`].
+pub const MAX_MINE_COUNT: u64 = 100;
 
 impl fmt::Display for NodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,6 +79,14 @@ impl fmt::Display for NodeError {
             NodeError::Chain(e) => write!(f, "{e}"),
             NodeError::ShuttingDown => write!(f, "the node is shutting down"),
             NodeError::Io(e) => write!(f, "{e}"),
+            NodeError::MineCount(n) => {
+                write!(f, "a batch mines 1 to {MAX_MINE_COUNT} blocks, not {n}")
+            }
+            NodeError::AlreadyMining((done, count)) => write!(
+                f,
+                "already mining: {done} of {count} blocks so far (`mine stop` stops it)"
+            ),
+            NodeError::Stopped => write!(f, "mining was stopped"),
         }
     }
 }
@@ -174,6 +191,7 @@ impl Threads {
     /// `refresh` says so, ask one peer (a different one each time) for addresses.
     fn maintain(self: &Arc<Self>, refresh: Option<usize>) {
         let state = &self.state;
+        state.note_dropped_payments();
         let have = state.peers.outbound_count() + state.book.dialing();
         let want = state.config.target_outbound.saturating_sub(have);
         if want > 0 {
@@ -275,6 +293,8 @@ impl Node {
             sending: Mutex::new(()),
             stats: Mutex::new(SyncStats::default()),
             stopping: AtomicBool::new(false),
+            batch: Mutex::new(None),
+            dropped_payments: Mutex::new(Default::default()),
             config,
         });
         let threads = Arc::new(Threads {
@@ -440,45 +460,82 @@ impl Node {
     /// Mines a block with `data` on every core, appends it and relays it. If a peer's block
     /// moves the tip meanwhile, the work is abandoned and mining starts again on the new tip.
     pub fn mine(&self, data: Vec<String>) -> Result<Block, NodeError> {
-        let state = self.state();
-        loop {
-            // The round first (it waits for one in progress), then the stop check and the
-            // template: a tip that moves or a shutdown after this point raises its flag.
-            let round = state.chain.mining_round();
-            if state.stopping.load(Ordering::SeqCst) {
-                return Err(NodeError::ShuttingDown);
-            }
-            let template = state
-                .chain
-                .read(|chain| chain.template(data.clone(), self.payout(), now_ms()))?;
-            let mined = miner::mine(template, round.stop_flag());
-            drop(round);
-            let Some(block) = mined else { continue };
-            match self.submit_block(block.clone()) {
-                Ok(()) => return Ok(block),
-                // The tip moved between mining and appending: mine again on the new one.
-                Err(NodeError::Chain(
-                    ChainError::BadHeight { .. } | ChainError::BadPreviousHash { .. },
-                )) => continue,
-                Err(e) => return Err(e),
-            }
+        mine_one(self.state(), &data, None)
+    }
+
+    /// Starts mining `count` blocks (1 to [`MAX_MINE_COUNT`]) with `data`, one after another,
+    /// on a thread of the node's own, and returns at once; each block logs a progress line
+    /// (`[*] Mined block 7 … (3 of 11)`). One batch at a time; [`stop_mining`](Self::stop_mining)
+    /// ends it, the block in progress included.
+    ///
+    /// Why a thread: at main's difficulty a dozen blocks take a while, and the console and the
+    /// App must stay usable meanwhile, if only to say `mine stop`.
+    pub fn mine_many(&self, count: u64, data: Vec<String>) -> Result<(), NodeError> {
+        if !(1..=MAX_MINE_COUNT).contains(&count) {
+            return Err(NodeError::MineCount(count));
         }
+        let state = Arc::clone(&self.threads.state);
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let mut batch = lock(&state.batch);
+            if let Some(running) = batch.as_ref() {
+                return Err(NodeError::AlreadyMining(running.progress()));
+            }
+            *batch = Some(Batch {
+                count,
+                done: Arc::new(AtomicU64::new(0)),
+                stop: Arc::clone(&stop),
+            });
+        }
+        let done = lock(&state.batch).as_ref().map(|b| Arc::clone(&b.done));
+        let done = done.expect("the batch just set");
+        self.threads.spawn(move || {
+            for i in 1..=count {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                match mine_one(&state, &data, Some((&stop, i, count))) {
+                    Ok(_) => done.store(i, Ordering::SeqCst),
+                    Err(NodeError::ShuttingDown) => break,
+                    Err(NodeError::Stopped) => {
+                        state.log.log(format_args!(
+                            "[*] Mining stopped after {} of {count} blocks",
+                            i - 1
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        state.log.log(format_args!("[!] Could not mine: {e}"));
+                        break;
+                    }
+                }
+            }
+            *lock(&state.batch) = None;
+        });
+        Ok(())
+    }
+
+    /// Stops the batch of [`mine_many`](Self::mine_many) in progress, if any, and says how far
+    /// it got; the block being mined is abandoned.
+    pub fn stop_mining(&self) -> Option<(u64, u64)> {
+        let state = self.state();
+        let progress = lock(&state.batch).as_ref().map(|batch| {
+            batch.stop.store(true, Ordering::SeqCst);
+            batch.progress()
+        })?;
+        state.chain.tip_moved();
+        Some(progress)
+    }
+
+    /// The batch in progress: blocks mined so far, and how many it will mine.
+    pub fn mining(&self) -> Option<(u64, u64)> {
+        lock(&self.state().batch).as_ref().map(Batch::progress)
     }
 
     /// Validates `block` as the next block on our tip, appends it and relays it to every peer:
     /// what a node does with a block mined here or handed to it by a local program.
     pub fn submit_block(&self, block: Block) -> Result<(), NodeError> {
-        let state = self.state();
-        state.chain.append(&block)?;
-        state.log.log(format_args!(
-            "[*] Mined block {} {} (difficulty {}, {})",
-            block.height,
-            block.hash.short(),
-            block.difficulty,
-            crate::log::plural(block.transactions.len(), "transaction")
-        ));
-        state.relay(&block, None);
-        Ok(())
+        submit(self.state(), block, "")
     }
 
     /// `address`'s balance: spendable, immature, and pending in and out (see [`wallet`]).
@@ -515,6 +572,14 @@ impl Node {
     /// Where transaction `txid` is: the mempool, or a block of the active chain.
     pub fn transaction(&self, txid: &Hash) -> Option<TxInfo> {
         self.with_chain(|chain| wallet::find_transaction(chain, txid))
+    }
+
+    /// Why our own payment `txid` left the mempool without being mined, if it did (one of the
+    /// last 100 such; noticed within a second, by the maintenance tick).
+    pub fn dropped_payment(&self, txid: &Hash) -> Option<String> {
+        let kept = lock(&self.state().dropped_payments);
+        let found = kept.iter().rev().find(|d| d.txid == *txid);
+        found.map(|d| d.reason.clone())
     }
 
     /// Pays `amount` base units to `to` with `fee`, from the node's spendable coins, change
@@ -593,6 +658,59 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Mines one block with `data` on every core, appends it and relays it. If a peer's block moves
+/// the tip meanwhile, the work is abandoned and mining starts again on the new tip. In a batch,
+/// `batch` is its stop flag and this block's place (`i` of `count`, for the log line); when the
+/// flag is raised, it ends with [`NodeError::Stopped`].
+fn mine_one(
+    state: &NodeState,
+    data: &[String],
+    batch: Option<(&AtomicBool, u64, u64)>,
+) -> Result<Block, NodeError> {
+    let payout = Address::of(&state.key.public_key());
+    loop {
+        // The round first (it waits for one in progress), then the stop checks and the
+        // template: a tip that moves or a shutdown after this point raises its flag.
+        let round = state.chain.mining_round();
+        if state.stopping.load(Ordering::SeqCst) {
+            return Err(NodeError::ShuttingDown);
+        }
+        if batch.is_some_and(|(stop, _, _)| stop.load(Ordering::SeqCst)) {
+            return Err(NodeError::Stopped);
+        }
+        let template = state
+            .chain
+            .read(|chain| chain.template(data.to_vec(), payout, now_ms()))?;
+        let mined = miner::mine(template, round.stop_flag());
+        drop(round);
+        let Some(block) = mined else { continue };
+        let place = batch.map(|(_, i, count)| format!("; {i} of {count}"));
+        match submit(state, block.clone(), place.as_deref().unwrap_or("")) {
+            Ok(()) => return Ok(block),
+            // The tip moved between mining and appending: mine again on the new one.
+            Err(NodeError::Chain(
+                ChainError::BadHeight { .. } | ChainError::BadPreviousHash { .. },
+            )) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What [`Node::submit_block`] does; `place` ends the log line's parentheses (a batch's
+/// progress).
+fn submit(state: &NodeState, block: Block, place: &str) -> Result<(), NodeError> {
+    state.chain.append(&block)?;
+    state.log.log(format_args!(
+        "[*] Mined block {} {} (difficulty {}, {}{place})",
+        block.height,
+        block.hash.short(),
+        block.difficulty,
+        crate::log::plural(block.transactions.len(), "transaction")
+    ));
+    state.relay(&block, None);
+    Ok(())
 }
 
 fn accept_loop(threads: &Arc<Threads>, listener: TcpListener) {

@@ -150,6 +150,21 @@ fn write_endpoints() {
     assert_eq!(status, 200);
     assert_eq!(block["height"], 13);
     assert_eq!(node.block(13).unwrap().data, ["from the API"]);
+    let (status, batch) = post(addr, "/api/mine", r#"{"count":3}"#);
+    assert_eq!((status, batch), (200, serde_json::json!({ "mining": 3 })));
+    wait_for("three more blocks", || node.summary().height == 16);
+    wait_for("the batch to end", || {
+        get(addr, "/api/status").1["mining"].is_null()
+    });
+    let (status, refused) = post(addr, "/api/mine", r#"{"count":500}"#);
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["error"],
+        "could not mine: a batch mines 1 to 100 blocks, not 500"
+    );
+    assert_eq!(post(addr, "/api/mine", r#"{"count":"3"}"#).0, 400);
+    let (_, stopped) = post(addr, "/api/mine", r#"{"stop":true}"#);
+    assert_eq!(stopped, serde_json::json!({ "stopped": null }));
 
     // The chain pays the fixtures' key: submit a payment it signed.
     let chain_reward = node.block(1).unwrap().transactions[0].txid;

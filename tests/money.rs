@@ -132,6 +132,45 @@ fn a_reorganization_returns_a_payment_and_the_next_block_confirms_it() {
     assert_eq!((info.height, info.confirmations), (Some(15), 1));
 }
 
+/// Our own payment spends a reward of our own block; a heavier chain without that block
+/// arrives, and the payment can never be mined: the node notices, and `tx` (console and API
+/// alike, through `dropped_payment`) says why it left the mempool.
+#[test]
+fn a_payment_lost_in_a_reorganization_says_why() {
+    let base = regtest_chain(2);
+    let mut theirs = base.clone();
+    mine_blocks(&mut theirs, 20, T, "theirs");
+    let a = start_with(config(), base);
+    a.mine_many(12, vec![]).unwrap();
+    wait_for("a to mine 12 blocks", || a.summary().height == 14);
+    let txid = a.send(address_of_key(5), COIN, 10_000).unwrap();
+    assert!(in_mempool(&a, txid));
+
+    let b = start_with(config(), theirs.clone());
+    a.connect(b.local_addr());
+    wait_for_tip(&a, theirs.tip().hash, "a to switch to b's heavier chain");
+    wait_for("a to notice its payment left", || {
+        a.dropped_payment(&txid).is_some()
+    });
+    let reason = a.dropped_payment(&txid).unwrap();
+    assert!(
+        reason.starts_with("after a reorganization: input 0 spends "),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("which does not exist on this chain"),
+        "{reason}"
+    );
+    let Reply::Text(said) = execute(&a, &format!("tx {txid}")) else {
+        panic!("quit")
+    };
+    assert_eq!(
+        said,
+        format!("your payment {txid} left the mempool without being mined: {reason}")
+    );
+    assert!(a.transaction(&txid).is_none());
+}
+
 fn address_of_key(n: u8) -> Address {
     let mut bytes = [0u8; 32];
     bytes[31] = n;

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use peerchain::testing::mine_blocks;
-use peerchain::{Blockchain, Network};
+use peerchain::{Blockchain, Config, Network, Node};
 
 /// The seed's demo: a node that joins later catches up with the one that mined.
 #[test]
@@ -180,6 +180,63 @@ fn console_commands() {
     );
     assert_eq!(text(""), "");
     assert_eq!(execute(&node, "quit"), Reply::Quit);
+}
+
+/// `mine -n N` mines N blocks in the background, one progress line each, and refuses a second
+/// batch or a count out of bounds; `mine stop` stops a batch in the middle (here on main, where
+/// each block takes a while); `mine 11` says it mined one block with the text "11".
+#[test]
+fn mining_many_blocks_at_the_console() {
+    use peerchain::app::console::{execute, Reply};
+    let text = |node: &Node, line: &str| match execute(node, line) {
+        Reply::Text(t) => t,
+        Reply::Quit => panic!("{line} quit"),
+    };
+    let node = start_with(config(), regtest_chain(2));
+    assert_eq!(
+        text(&node, "mine -n 11 hello"),
+        "mining 11 blocks (`mine stop` stops)"
+    );
+    wait_for("11 blocks", || node.summary().height == 13);
+    wait_for("the batch to end", || node.mining().is_none());
+    assert_eq!(node.block(13).unwrap().data, ["hello"]);
+    assert_eq!(
+        text(&node, "mine -n 0"),
+        "could not mine: a batch mines 1 to 100 blocks, not 0"
+    );
+    assert_eq!(
+        text(&node, "mine -n 101"),
+        "could not mine: a batch mines 1 to 100 blocks, not 101"
+    );
+    assert!(text(&node, "mine -n x").starts_with("usage: mine -n N"));
+    assert_eq!(text(&node, "mine stop"), "not mining");
+    let eleven = text(&node, "mine 11");
+    assert!(eleven.starts_with("mined block 14 "), "{eleven}");
+    assert!(
+        eleven.ends_with("for 11 blocks, type mine -n 11)"),
+        "{eleven}"
+    );
+
+    let slow = start(Config {
+        network: peerchain::Network::Main,
+        ..config()
+    });
+    assert_eq!(
+        text(&slow, "mine -n 100"),
+        "mining 100 blocks (`mine stop` stops)"
+    );
+    assert!(text(&slow, "mine -n 5").starts_with("could not mine: already mining: "));
+    wait_for("a first block", || slow.summary().height >= 1);
+    assert!(text(&slow, "mine stop").starts_with("stopping: "));
+    wait_for("the batch to stop", || slow.mining().is_none());
+    let stopped_at = slow.summary().height;
+    assert!(stopped_at < 100, "all {stopped_at} blocks mined");
+    assert_eq!(text(&slow, "mine stop"), "not mining");
+    assert_eq!(
+        slow.summary().height,
+        stopped_at,
+        "nothing mined after the stop"
+    );
 }
 
 /// Two nodes that dial each other at the same moment keep exactly one working link: both

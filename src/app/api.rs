@@ -259,6 +259,7 @@ fn status(node: &Node) -> Value {
         "peers": node.peers().len(),
         "mempool": summary.mempool,
         "address": node.address(),
+        "mining": node.mining().map(|(done, count)| json!({"done": done, "count": count})),
     })
 }
 
@@ -404,7 +405,12 @@ fn transaction(node: &Node, txid: &str) -> Result<Value, Response> {
     let txid: Hash = txid.parse().map_err(bad)?;
     let info = node
         .transaction(&txid)
-        .ok_or_else(|| not_found(format!("no transaction {txid} in the mempool or the chain")))?;
+        .ok_or_else(|| match node.dropped_payment(&txid) {
+            Some(reason) => not_found(format!(
+                "your payment {txid} left the mempool without being mined: {reason}"
+            )),
+            None => not_found(format!("no transaction {txid} in the mempool or the chain")),
+        })?;
     Ok(json!({
         "transaction": info.tx,
         "in_mempool": info.height.is_none(),
@@ -513,12 +519,32 @@ fn mempool(node: &Node) -> Value {
     json!({ "transactions": list })
 }
 
+/// `{"text": "..."}` mines one block and answers it; with `"count": N` (1 to 100) it starts a
+/// batch in the background and answers at once (`GET /api/status` shows its progress);
+/// `{"stop": true}` stops a batch.
 fn mine(node: &Node, request: &Request) -> Result<Value, Response> {
     let body = body(request)?;
     let data = match field(&body, "text")? {
         Some(text) if !text.is_empty() => vec![text.to_string()],
         _ => vec![],
     };
+    if body.get("stop") == Some(&Value::Bool(true)) {
+        let stopped = node
+            .stop_mining()
+            .map(|(done, count)| json!({"done": done, "count": count}));
+        return Ok(json!({ "stopped": stopped }));
+    }
+    match body.get("count") {
+        None | Some(Value::Null) => {}
+        Some(count) => {
+            let count = count
+                .as_u64()
+                .ok_or_else(|| bad("count must be a whole number"))?;
+            node.mine_many(count, data)
+                .map_err(|e| Response::error(400, format!("could not mine: {e}")))?;
+            return Ok(json!({ "mining": count }));
+        }
+    }
     let block = node
         .mine(data)
         .map_err(|e| Response::error(400, format!("could not mine: {e}")))?;

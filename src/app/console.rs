@@ -18,6 +18,9 @@ use crate::wallet::{format_coins, parse_address, parse_coins, WalletError, DEFAU
 pub const HELP: &str = "\
 commands:
   mine [text...]   mine a block carrying the text and the mempool's best transactions
+  mine -n N [text...]
+                   mine N blocks (1 to 100) one after another, in the background
+  mine stop        stop mining those
   chain            height, tip hash, total work, next difficulty and mempool size
   block <height>   the block at that height, as JSON
   peers            the connected peers
@@ -98,20 +101,58 @@ fn address_arg(node: &Node, command: &str, args: &[&str]) -> Result<Address, Str
 
 /// `mine [text...]`: mines one block carrying the text.
 fn mine(node: &Node, args: &[&str]) -> String {
-    let data = if args.is_empty() {
-        vec![]
-    } else {
-        vec![args.join(" ")]
-    };
-    match node.mine(data) {
-        Ok(b) => format!(
-            "mined block {} {} (difficulty {}, {})",
-            b.height,
-            b.hash,
-            b.difficulty,
-            plural(b.transactions.len(), "transaction")
-        ),
-        Err(e) => format!("could not mine: {e}"),
+    match args {
+        ["stop"] => match node.stop_mining() {
+            Some((done, count)) => format!("stopping: {done} of {count} blocks mined"),
+            None => "not mining".to_string(),
+        },
+        ["-n", count, text @ ..] => {
+            let Ok(count) = count.parse::<u64>() else {
+                return format!("usage: mine -n N [text...] (N is a number, not {count:?})");
+            };
+            let data = if text.is_empty() {
+                vec![]
+            } else {
+                vec![text.join(" ")]
+            };
+            match node.mine_many(count, data) {
+                Ok(()) => format!(
+                    "mining {} (`mine stop` stops)",
+                    plural(count as usize, "block")
+                ),
+                Err(e) => format!("could not mine: {e}"),
+            }
+        }
+        ["-n"] => "usage: mine -n N [text...]".to_string(),
+        _ => {
+            let data = if args.is_empty() {
+                vec![]
+            } else {
+                vec![args.join(" ")]
+            };
+            match node.mine(data) {
+                Ok(b) => {
+                    let mut reply = format!(
+                        "mined block {} {} (difficulty {}, {})",
+                        b.height,
+                        b.hash,
+                        b.difficulty,
+                        plural(b.transactions.len(), "transaction")
+                    );
+                    // `mine 11` is one block with the text "11": say so, in case that was
+                    // not the idea.
+                    if let [number] = args {
+                        if number.parse::<u64>().is_ok() {
+                            reply.push_str(&format!(
+                                "\n(one block with the text \"{number}\"; for {number} blocks, type mine -n {number})"
+                            ));
+                        }
+                    }
+                    reply
+                }
+                Err(e) => format!("could not mine: {e}"),
+            }
+        }
     }
 }
 
@@ -250,6 +291,9 @@ fn tx(node: &Node, args: &[&str]) -> String {
         Err(e) => return e.to_string(),
     };
     let Some(info) = node.transaction(&txid) else {
+        if let Some(reason) = node.dropped_payment(&txid) {
+            return format!("your payment {txid} left the mempool without being mined: {reason}");
+        }
         return format!("no transaction {txid} in the mempool or the chain");
     };
     let place = match info.height {

@@ -316,6 +316,11 @@ impl ChainState {
         Ok(())
     }
 
+    /// The transactions that left the mempool without being mined since the last call.
+    pub fn take_dropped(&self) -> Vec<crate::mempool::Dropped> {
+        lock(&self.chain).take_dropped()
+    }
+
     /// Offers `tx` to the mempool; its signatures were checked already, outside the lock.
     pub fn add_to_mempool(&self, tx: VerifiedTx) -> Result<u64, Rejected> {
         lock(&self.chain).add_to_mempool(tx)

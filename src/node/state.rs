@@ -37,7 +37,7 @@ use crate::transaction::VerifiedTx;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 /// Counters about catching up, for tests and the sync benchmark.
@@ -84,6 +84,30 @@ pub(super) struct NodeState {
     pub(super) stats: Mutex<SyncStats>,
     /// Set once shutdown begins: loops see it and end.
     pub(super) stopping: AtomicBool,
+    /// The batch of blocks being mined (`mine -n`), if any.
+    pub(super) batch: Mutex<Option<Batch>>,
+    /// Our own payments that left the mempool without being mined, with why: the last 100.
+    pub(super) dropped_payments: Mutex<std::collections::VecDeque<crate::mempool::Dropped>>,
+}
+
+/// A batch of blocks being mined, one after another ([`crate::Node::mine_many`]).
+pub(super) struct Batch {
+    /// How many blocks it mines.
+    pub(super) count: u64,
+    /// How many it has mined so far.
+    pub(super) done: Arc<AtomicU64>,
+    /// Raised to stop it.
+    pub(super) stop: Arc<AtomicBool>,
+}
+
+impl Batch {
+    /// Mined so far, of how many.
+    pub(super) fn progress(&self) -> (u64, u64) {
+        (
+            self.done.load(std::sync::atomic::Ordering::SeqCst),
+            self.count,
+        )
+    }
 }
 
 /// A random u64 from std's per-process hash seed (no `rand` crate): good enough for node ids
@@ -131,6 +155,29 @@ impl NodeState {
     pub fn save_peers(&self) {
         if let Some(disk) = self.chain.disk() {
             disk.save_peers(self.book.good());
+        }
+    }
+
+    /// Picks our own payments out of what left the mempool without being mined, logs each
+    /// with its reason and keeps it for `tx`. The maintenance tick calls this once a second:
+    /// the drops happen under the chain lock, in whichever thread changed the chain, and one
+    /// caller here is simpler than every changer remembering to do it.
+    pub fn note_dropped_payments(&self) {
+        let ours = self.key.public_key().to_hex();
+        for dropped in self.chain.take_dropped() {
+            if dropped.payer_key != ours {
+                continue;
+            }
+            self.log.log(format_args!(
+                "[!] Your payment tx {}… left the mempool without being mined: {}",
+                dropped.txid.short(),
+                dropped.reason
+            ));
+            let mut kept = lock(&self.dropped_payments);
+            if kept.len() >= crate::mempool::MAX_DROPPED {
+                kept.pop_front();
+            }
+            kept.push_back(dropped);
         }
     }
 
