@@ -105,8 +105,18 @@ fn main() {
         let mut url = http.local_addr();
         if url.ip().is_unspecified() {
             url.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            say!("explorer and API on http://{url}/");
+            // Bound to every address: classmates need this machine's address on the LAN.
+            match lan_address() {
+                Some(ip) => say!(
+                    "on the LAN: http://{}/ (read-only for other machines)",
+                    std::net::SocketAddr::new(ip, url.port())
+                ),
+                None => say!("on the LAN: this machine's address, port {}", url.port()),
+            }
+        } else {
+            say!("explorer and API on http://{url}/");
         }
-        say!("explorer and API on http://{url}/");
     }
     say!("type help for commands");
     for peer in peers {
@@ -128,6 +138,16 @@ fn main() {
     loop {
         std::thread::park();
     }
+}
+
+/// This machine's address on its LAN, as the system would pick it to reach another network:
+/// a UDP socket "connected" to a documentation address (192.0.2.1, RFC 5737) has that source
+/// address. Connecting a UDP socket sends nothing.
+fn lan_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 /// Stops the HTTP server, then the node. An HTTP request still being answered holds a

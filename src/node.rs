@@ -70,6 +70,31 @@ pub enum NodeError {
     Stopped,
 }
 
+/// A waiting transaction, in brief (see [`Node::mempool_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolLine {
+    /// Its txid.
+    pub txid: Hash,
+    /// Its fee, in base units.
+    pub fee: u64,
+    /// How many inputs it has.
+    pub inputs: usize,
+    /// How many outputs.
+    pub outputs: usize,
+    /// How long it has waited.
+    pub age: Duration,
+}
+
+impl MempoolLine {
+    /// Its fee rate, fee per input and output, with two decimals, computed in integers
+    /// (money is never a float here, chapter 16).
+    pub fn fee_rate(&self) -> String {
+        let in_outs = (self.inputs + self.outputs).max(1) as u128;
+        let hundredths = u128::from(self.fee) * 100 / in_outs;
+        format!("{}.{:02}", hundredths / 100, hundredths % 100)
+    }
+}
+
 /// At most this many blocks in one [`Node::mine_many`].
 pub const MAX_MINE_COUNT: u64 = 100;
 
@@ -562,6 +587,24 @@ impl Node {
         limit: usize,
     ) -> (Vec<(OutPoint, Coin)>, usize) {
         self.with_chain(|chain| chain.utxo().coins_page(address, after, limit))
+    }
+
+    /// One line for each waiting transaction, in arrival order: what the console and the
+    /// explorer list. Copying these, not whole transactions, keeps a reader's cost at a few
+    /// bytes a transaction (a full pool is 32 MiB of transactions).
+    pub fn mempool_lines(&self) -> Vec<MempoolLine> {
+        self.with_chain(|chain| {
+            let entries = chain.mempool().entries().into_iter();
+            entries
+                .map(|e| MempoolLine {
+                    txid: e.tx.txid,
+                    fee: e.fee,
+                    inputs: e.tx.inputs.len(),
+                    outputs: e.tx.outputs.len(),
+                    age: e.arrived.elapsed(),
+                })
+                .collect()
+        })
     }
 
     /// The mempool's transactions with their fees, in arrival order.

@@ -132,6 +132,9 @@ fn read_endpoints() {
 
     let (_, pool) = get(addr, "/api/mempool");
     assert_eq!(pool["transactions"][0]["fee_coins"], "0.00010000");
+    // 10 000 units over 1 input and 2 outputs, in integers.
+    assert_eq!(pool["transactions"][0]["fee_rate"], "3333.33");
+    assert!(pool["transactions"][0]["age_s"].as_u64().unwrap() < 60);
     assert_eq!(get(addr, "/api/peers").1["peers"], serde_json::json!([]));
 
     let (status, head, html) = exchange(addr, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");

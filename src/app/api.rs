@@ -505,14 +505,16 @@ fn peers(node: &Node) -> Value {
 
 fn mempool(node: &Node) -> Value {
     let list: Vec<Value> = node
-        .mempool()
+        .mempool_lines()
         .iter()
-        .map(|e| {
+        .map(|l| {
             let mut value = serde_json::Map::new();
-            value.insert("txid".into(), json!(e.tx.txid));
-            amount(&mut value, "fee", e.fee);
-            value.insert("inputs".into(), json!(e.tx.inputs.len()));
-            value.insert("outputs".into(), json!(e.tx.outputs.len()));
+            value.insert("txid".into(), json!(l.txid));
+            amount(&mut value, "fee", l.fee);
+            value.insert("inputs".into(), json!(l.inputs));
+            value.insert("outputs".into(), json!(l.outputs));
+            value.insert("fee_rate".into(), json!(l.fee_rate()));
+            value.insert("age_s".into(), json!(l.age.as_secs()));
             Value::Object(value)
         })
         .collect();

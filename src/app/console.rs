@@ -334,19 +334,21 @@ fn describe(tx: &Transaction) -> String {
 
 /// `mempool`: the waiting transactions, with their fees.
 fn mempool(node: &Node) -> String {
-    let entries = node.mempool();
-    if entries.is_empty() {
+    let lines = node.mempool_lines();
+    if lines.is_empty() {
         return "the mempool is empty".to_string();
     }
-    entries
+    lines
         .iter()
-        .map(|e| {
+        .map(|l| {
             format!(
-                "{} fee {} ({}, {})",
-                e.tx.txid,
-                format_coins(e.fee),
-                plural(e.tx.inputs.len(), "input"),
-                plural(e.tx.outputs.len(), "output")
+                "{} fee {} ({}, {}), {} units per input and output, waiting {} s",
+                l.txid,
+                format_coins(l.fee),
+                plural(l.inputs, "input"),
+                plural(l.outputs, "output"),
+                l.fee_rate(),
+                l.age.as_secs()
             )
         })
         .collect::<Vec<_>>()
