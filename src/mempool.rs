@@ -39,7 +39,9 @@ pub const MAX_MEMPOOL_TXS: usize = 5_000;
 pub const MAX_MEMPOOL_BYTES: usize = 32 << 20;
 
 /// At most this many drops wait in [`Mempool::take_dropped`]'s record; older ones are lost.
-pub const MAX_DROPPED: usize = 100;
+/// The node takes them once a second, and one change of the chain drops at most a block's
+/// worth of conflicts or a pool's worth after a reorganization, so this is room for both.
+pub const MAX_DROPPED: usize = 10_000;
 
 /// A transaction in the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -501,6 +501,7 @@ impl Node {
         }
         let state = Arc::clone(&self.threads.state);
         let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
         {
             let mut batch = lock(&state.batch);
             if let Some(running) = batch.as_ref() {
@@ -508,13 +509,19 @@ impl Node {
             }
             *batch = Some(Batch {
                 count,
-                done: Arc::new(AtomicU64::new(0)),
+                done: Arc::clone(&done),
                 stop: Arc::clone(&stop),
             });
         }
-        let done = lock(&state.batch).as_ref().map(|b| Arc::clone(&b.done));
-        let done = done.expect("the batch just set");
+        /// Frees the batch slot when the batch thread ends, however it ends.
+        struct Finished(Arc<NodeState>);
+        impl Drop for Finished {
+            fn drop(&mut self) {
+                *lock(&self.0.batch) = None;
+            }
+        }
         self.threads.spawn(move || {
+            let _finished = Finished(Arc::clone(&state));
             for i in 1..=count {
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -535,7 +542,6 @@ impl Node {
                     }
                 }
             }
-            *lock(&state.batch) = None;
         });
         Ok(())
     }

@@ -550,3 +550,78 @@ fn an_invalid_block_is_remembered_by_its_hash() {
     assert_eq!(second.expect_error_and_close(), reason);
     assert_eq!(node.summary().tip, mined.hash);
 }
+
+/// Nobody can poison the memory of invalid blocks with an honest block's hash: a copy of the
+/// next block that claims its hash but carries another version, or a transaction whose txid
+/// lies, is refused, and the real block is still taken from an honest peer afterwards (and a
+/// block we hold is `Known`, never looked up as invalid).
+#[test]
+fn a_forged_copy_cannot_get_an_honest_block_refused() {
+    let base = regtest_chain(12);
+    let mut longer = base.clone();
+    peerchain::testing::mine_blocks(&mut longer, 1, T, "honest");
+    let honest = longer.tip().clone();
+    let node = start_with(config(), base);
+
+    let mut wrong_version = honest.clone();
+    wrong_version.version = 2;
+    let mut lying_txid = honest.clone();
+    lying_txid.transactions[0].outputs[0].amount -= 1;
+    for forged in [wrong_version, lying_txid] {
+        assert_eq!(
+            forged.hash, honest.hash,
+            "the forgery claims the honest hash"
+        );
+        let mut cheat = RawPeer::connect(&node);
+        cheat.handshake();
+        cheat.send(&Message::Block(forged));
+        let reason = cheat.expect_error_and_close();
+        assert!(reason.starts_with("invalid block: block 13: "), "{reason}");
+    }
+
+    let mut friend = RawPeer::connect(&node);
+    friend.handshake();
+    friend.send(&Message::Block(honest.clone()));
+    wait_for_tip(&node, honest.hash, "the honest block to be taken");
+    // Sent again, it is simply known: the friend stays connected.
+    friend.send(&Message::Block(honest));
+    let nonce = Nonce { nonce: 77 };
+    friend.send(&Message::Ping(nonce));
+    friend.recv_until(|m| (m == Message::Pong(nonce)).then_some(()));
+}
+
+/// A block too far ahead of our clock is not the sender's fault (our clock may be behind the
+/// miner's): it is ignored, the sender stays connected and is not discouraged.
+#[test]
+fn a_block_from_the_future_is_ignored_not_punished() {
+    let node = start_with(config(), regtest_chain(12));
+    let before = node.summary();
+    let tip = node.block(12).unwrap();
+    let coinbase = peerchain::transaction::Transaction::coinbase(
+        13,
+        vec![peerchain::transaction::Output {
+            address: miner_address(),
+            amount: 50 * peerchain::transaction::COIN,
+        }],
+    );
+    let future = peerchain::consensus::now_ms() + 3_600_000;
+    let block = peerchain::testing::mine_here(peerchain::Block::new(
+        13,
+        future,
+        tip.hash,
+        before.next_difficulty,
+        0,
+        vec![],
+        vec![coinbase],
+    ));
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake();
+    peer.send(&Message::Block(block));
+    let nonce = Nonce { nonce: 78 };
+    peer.send(&Message::Ping(nonce));
+    peer.recv_until(|m| match m {
+        Message::Error(e) => panic!("refused: {}", e.reason),
+        m => (m == Message::Pong(nonce)).then_some(()),
+    });
+    assert_eq!(node.summary(), before);
+}

@@ -687,6 +687,14 @@ fn api_answers_are_bounded() {
         "the second page is the next thousand, in order"
     );
     assert_eq!(get(addr, &format!("{path}?after=1:zz:0")).0, 400);
+    // The last two coins, asked for with the cursor as a browser encodes it: a full page, and
+    // no next one.
+    let (o, c) = &all[coins - 3];
+    let cursor = format!("{}%3A{}%3A{}", c.height, o.txid, o.index);
+    let (status, last) = get(addr, &format!("{path}?after={cursor}&limit=2"));
+    assert_eq!(status, 200);
+    assert_eq!(last["utxos"].as_array().unwrap().len(), 2);
+    assert_eq!(last["next"], Value::Null);
 }
 
 /// The connection deadline covers the answer's writing too: a client that reads a 64 MB answer

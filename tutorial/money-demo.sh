@@ -27,8 +27,8 @@ wait_for 0 "11 of 11"
 wait_for 1 "Accepted block 11"
 echo "A: $(ask 0 balance | grep 'spendable,')"
 
-echo "A: send $b 12.5"
-ask 0 "send $b 12.5" | grep -E '^(sent|could not)' | sed 's/^/A: /'
+echo "A: send $b 5"
+ask 0 "send $b 5" | grep -E '^(sent|could not)' | sed 's/^/A: /'
 wait_for 1 "Mempool: accepted"
 echo "B: the payment waits in its mempool too"
 

@@ -432,6 +432,8 @@ fn parse_cursor(text: &str) -> Result<(u64, OutPoint), Response> {
             shorten(text)
         ))
     };
+    // A browser's URLSearchParams sends ':' as %3A.
+    let text = text.replace("%3A", ":").replace("%3a", ":");
     let mut parts = text.split(':');
     let (Some(height), Some(txid), Some(index), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -453,9 +455,12 @@ fn address(node: &Node, text: &str, request: &Request) -> Result<Value, Response
     let limit = number(request, "limit", 100)?.clamp(1, MAX_COINS_PER_PAGE as u64) as usize;
     let balance = node.balance(&address);
     let tip = node.summary().height;
-    let (page, total) = node.utxos_page(&address, after, limit);
+    // One more than asked, to know whether a page follows: `next` is null on the last.
+    let (mut page, total) = node.utxos_page(&address, after, limit + 1);
+    let more = page.len() > limit;
+    page.truncate(limit);
     let next = match page.last() {
-        Some((outpoint, coin)) if page.len() == limit => Some(cursor_text(coin.height, outpoint)),
+        Some((outpoint, coin)) if more => Some(cursor_text(coin.height, outpoint)),
         _ => None,
     };
     let utxos: Vec<Value> = page

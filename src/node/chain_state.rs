@@ -61,6 +61,9 @@ pub enum Announced {
     Appended,
     /// It was meant for our tip but breaks a rule.
     Invalid(ChainError),
+    /// It is a block we refused before, by its hash (see `InvalidBlocks`): refuse it again,
+    /// but do not hold it against this sender, who may only be passing it on.
+    KnownInvalid(ChainError),
     /// It does not sit on our tip: an unknown parent, or a tip further ahead. Sync from the
     /// peer with this locator.
     NotOnOurTip {
@@ -97,26 +100,43 @@ pub const MAX_INVALID_BLOCKS: usize = 1_000;
 ///
 /// Discouraging a peer (see [`discouraged`](crate::node::discouraged)) stops one sender; a
 /// program that makes itself a new key for every connection sends the same block again. A
-/// block's hash commits to all it carries, so "this hash broke rule N" is true forever, with one
-/// exception: a block too far ahead of our clock may be fine later, so that rule is not
-/// remembered. Nor is a block whose claimed hash is not its own (that says nothing of the
-/// block with that hash). Sending a *new* invalid block means mining a new proof of work.
-/// Bitcoin Core marks such blocks `BLOCK_FAILED_VALID` in its block index.
+/// block's hash commits to its header, the header's merkle root to its data and transactions,
+/// so once a block is shown to *be* what its hash names, "this hash broke rule N" is true
+/// forever, with one exception: a block too far ahead of our clock may be fine later, so that
+/// rule is not remembered. Sending a *new* invalid block means mining a new proof of work.
+///
+/// The showing matters: a peer can take an honest block's hash and send it with a wrong
+/// version, other data or a transaction whose `txid` field lies. Remembering *that* failure
+/// under the honest hash would make us refuse the honest block, and discourage every peer
+/// that relays it. So a failure is remembered only if the block's own header hashes to the
+/// hash, each transaction's txid is its own, and the merkle root is the body's
+/// ([`bound_to_its_hash`]). A block we hold already is never looked up here. Bitcoin Core
+/// marks such blocks `BLOCK_FAILED_VALID` in its block index, which holds only blocks whose
+/// header it checked.
 #[derive(Debug, Default)]
 struct InvalidBlocks {
     reasons: std::collections::HashMap<Hash, ChainError>,
     order: std::collections::VecDeque<Hash>,
 }
 
+/// Is `block` what its hash names: its header hashes to `block.hash`, every transaction's
+/// txid is its own, and the merkle root is the one its data and transactions give? A few
+/// hashes; run only for a block that failed, before remembering the failure.
+fn bound_to_its_hash(block: &Block) -> bool {
+    block.compute_hash() == block.hash
+        && block
+            .transactions
+            .iter()
+            .all(|tx| tx.compute_txid() == tx.txid)
+        && block.compute_merkle_root() == block.merkle_root
+}
+
 impl InvalidBlocks {
-    fn remember(&mut self, hash: Hash, error: &ChainError) {
-        let for_good = !matches!(
-            error,
-            ChainError::TimestampTooFarAhead { .. }
-                | ChainError::BadHash { .. }
-                | ChainError::UnknownParent { .. }
-        );
-        if !for_good || self.reasons.contains_key(&hash) {
+    fn remember(&mut self, block: &Block, error: &ChainError) {
+        if matches!(error, ChainError::TimestampTooFarAhead { .. })
+            || self.reasons.contains_key(&block.hash)
+            || !bound_to_its_hash(block)
+        {
             return;
         }
         if self.order.len() >= MAX_INVALID_BLOCKS {
@@ -124,8 +144,8 @@ impl InvalidBlocks {
                 self.reasons.remove(&oldest);
             }
         }
-        self.order.push_back(hash);
-        self.reasons.insert(hash, error.clone());
+        self.order.push_back(block.hash);
+        self.reasons.insert(block.hash, error.clone());
     }
 }
 
@@ -235,12 +255,15 @@ impl ChainState {
     /// 4. outside the lock, the signatures, on every core: most of the cost, paid last;
     /// 5. under the lock, the append (the tip may have moved meanwhile: it is checked again).
     pub fn announced(&self, block: &Block) -> Announced {
+        if self.read(|chain| chain.contains(&block.hash)) {
+            return Announced::Known;
+        }
         if let Some(known) = lock(&self.invalid).reasons.get(&block.hash) {
-            return Announced::Invalid(known.clone());
+            return Announced::KnownInvalid(known.clone());
         }
         match self.check_announced(block) {
             Announced::Invalid(e) => {
-                lock(&self.invalid).remember(block.hash, &e);
+                lock(&self.invalid).remember(block, &e);
                 Announced::Invalid(e)
             }
             other => other,

@@ -18,8 +18,10 @@
 //! (a rolling bloom filter, emptied at restart); it still lets discouraged peers in when it has
 //! free slots, and evicts them first. This node refuses them outright: simpler to watch.
 //!
-//! The set is bounded ([`MAX_DISCOURAGED`]): when it is full, the entry closest to expiry
-//! makes room, so a flood of fresh identities cannot grow it.
+//! The set is bounded ([`MAX_DISCOURAGED`] addresses and as many node ids, kept apart): when
+//! one kind is full, its entry closest to expiry makes room, so a flood of fresh identities
+//! cannot grow it, and a flood of fresh keys on loopback cannot push out the LAN addresses.
+//! When a peer is discouraged, its other live connections are closed too.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 /// How long a peer stays discouraged after breaking a rule, by default.
 pub const DISCOURAGE_FOR: Duration = Duration::from_secs(600);
 
-/// At most this many peers are remembered at once.
+/// At most this many addresses, and as many node ids, are remembered at once.
 pub const MAX_DISCOURAGED: usize = 1024;
 
 /// Who a peer is, for discouragement: its address on a network, its node id on loopback.
@@ -91,9 +93,18 @@ impl Discouraged {
         }
         let mut entries = crate::node::chain_state::lock(&self.entries);
         entries.retain(|_, e| e.until > now);
-        if entries.len() >= MAX_DISCOURAGED && !entries.contains_key(&offender) {
+        let same_kind = |o: &Offender| {
+            matches!(
+                (o, &offender),
+                (Offender::Address(_), Offender::Address(_))
+                    | (Offender::Node(_), Offender::Node(_))
+            )
+        };
+        let of_its_kind = entries.keys().filter(|o| same_kind(o)).count();
+        if of_its_kind >= MAX_DISCOURAGED && !entries.contains_key(&offender) {
             let soonest = entries
                 .iter()
+                .filter(|(o, _)| same_kind(o))
                 .min_by_key(|(_, e)| e.until)
                 .map(|(o, _)| o.clone());
             if let Some(soonest) = soonest {
@@ -188,5 +199,13 @@ mod tests {
             .is_none());
         let newest = format!("{:016x}", MAX_DISCOURAGED + 9);
         assert!(set.check(&Offender::Node(newest), now).is_some());
+        // A LAN address is not pushed out by a flood of node ids, nor the other way round.
+        let lan = Offender::Address(LAN);
+        set.add(lan.clone(), "bad", now);
+        for i in 0..MAX_DISCOURAGED {
+            set.add(Offender::Node(format!("{:016x}", 5_000 + i)), "bad", now);
+        }
+        assert!(set.check(&lan, now).is_some());
+        assert_eq!(set.len(now), MAX_DISCOURAGED + 1);
     }
 }

@@ -269,6 +269,23 @@ impl PeerTable {
             .collect()
     }
 
+    /// Writers of the handshaken connections that count as `offender` (its address on a LAN,
+    /// its node id on loopback): when a peer is discouraged, its other sessions go too.
+    pub fn writers_of(
+        &self,
+        offender: &crate::node::discouraged::Offender,
+    ) -> Vec<Arc<MessageWriter>> {
+        use crate::node::discouraged::Offender;
+        self.lock()
+            .values()
+            .filter(|s| {
+                let Some(hello) = &s.hello else { return false };
+                Offender::of(s.writer.addr.ip(), &hello.node_id) == *offender
+            })
+            .map(|s| Arc::clone(&s.writer))
+            .collect()
+    }
+
     /// The handshaken peers, sorted by address.
     pub fn infos(&self) -> Vec<PeerInfo> {
         let mut infos: Vec<PeerInfo> = self

@@ -12,6 +12,7 @@
 //! See `tutorial/09-handshake-and-sync.md` and `tutorial/11-defending-the-node.md`.
 
 use crate::block::Block;
+use crate::consensus::ChainError;
 use crate::identity;
 use crate::log::quote;
 use crate::mempool::MAX_MEMPOOL_TXS;
@@ -166,7 +167,15 @@ impl Session {
                 "[!] Discouraging {offender} for {} s",
                 state.config.discourage_for.as_secs()
             ));
-            state.discouraged.add(offender, &reason, Instant::now());
+            state
+                .discouraged
+                .add(offender.clone(), &reason, Instant::now());
+            // Its other connections go too (on a LAN, one address may hold several).
+            for other in state.peers.writers_of(&offender) {
+                if !Arc::ptr_eq(&other, &self.writer) {
+                    other.close();
+                }
+            }
         }
         self.writer.send_error(&reason);
         self.reader.drain(DRAIN_WAIT, DRAIN_BYTES);
@@ -414,7 +423,17 @@ impl Session {
                 self.state.relay(&block, Some(self.id));
                 Ok(())
             }
+            // Our clock may be behind the miner's: not the sender's fault, and the block may
+            // be fine in a minute. Ignore it (its successors will bring it back by sync).
+            Announced::Invalid(e @ ChainError::TimestampTooFarAhead { .. }) => {
+                self.state.log.log(format_args!(
+                    "[!] Ignored block {} from {}: {e}",
+                    block.height, self.addr
+                ));
+                Ok(())
+            }
             Announced::Invalid(e) => Err(Close::Broke(format!("invalid block: {e}"))),
+            Announced::KnownInvalid(e) => Err(Close::Violation(format!("invalid block: {e}"))),
             // Not on our tip: unknown parent, or a tip further ahead. Ask for what we miss,
             // headers first.
             Announced::NotOnOurTip { locator } => self.request_headers(locator),

@@ -174,7 +174,7 @@ impl NodeState {
                 dropped.reason
             ));
             let mut kept = lock(&self.dropped_payments);
-            if kept.len() >= crate::mempool::MAX_DROPPED {
+            if kept.len() >= 100 {
                 kept.pop_front();
             }
             kept.push_back(dropped);

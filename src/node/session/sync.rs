@@ -280,6 +280,10 @@ fn invalid(e: BranchError) -> Close {
     match e {
         // Not a broken rule: a chain that does not win, sent for longer than we listen.
         BranchError::Unproven { .. } => Close::Violation(e.to_string()),
+        // Too far ahead of our clock: maybe only our clock is behind. Not discouraged.
+        BranchError::Invalid(ChainError::TimestampTooFarAhead { .. }) => {
+            Close::Violation(format!("invalid block: {e}"))
+        }
         // A broken consensus rule: the peer is discouraged.
         BranchError::Invalid(_) => Close::Broke(format!("invalid block: {e}")),
         // Not a broken rule either: an honest peer that reorganizes between our requests
