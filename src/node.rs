@@ -70,6 +70,27 @@ pub enum NodeError {
     Stopped,
 }
 
+/// A reorganization of our chain: when, how deep, from which tip to which, and whose chain
+/// it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reorg {
+    /// When it happened, in ms since 1970.
+    pub at_ms: u64,
+    /// How many of our blocks were taken off.
+    pub depth: u64,
+    /// How many blocks took their place.
+    pub added: usize,
+    /// Our tip before.
+    pub old_tip: Hash,
+    /// Our tip after.
+    pub new_tip: Hash,
+    /// The peer whose chain we switched to: its address and node id.
+    pub peer: String,
+}
+
+/// At most this many reorganizations are remembered.
+pub const MAX_REORGS: usize = 100;
+
 /// A waiting transaction, in brief (see [`Node::mempool_lines`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MempoolLine {
@@ -320,6 +341,7 @@ impl Node {
             stopping: AtomicBool::new(false),
             batch: Mutex::new(None),
             dropped_payments: Mutex::new(Default::default()),
+            reorgs: Mutex::new(Default::default()),
             config,
         });
         let threads = Arc::new(Threads {
@@ -462,7 +484,23 @@ impl Node {
 
     /// The handshaken peers, sorted by address.
     pub fn peers(&self) -> Vec<PeerInfo> {
-        self.state().peers.infos()
+        let mut peers = self.state().peers.infos();
+        // One look at the chain for all of them: each peer's tip against ours.
+        self.with_chain(|chain| {
+            let (tip, height) = (chain.tip().hash, chain.height());
+            for peer in &mut peers {
+                let standing = peer_table::Standing::of(peer.tip.as_ref(), &tip, height, |h| {
+                    chain.height_of(h)
+                });
+                peer.standing = standing;
+            }
+        });
+        peers
+    }
+
+    /// The last reorganizations (at most 100), oldest first.
+    pub fn reorgs(&self) -> Vec<Reorg> {
+        lock(&self.state().reorgs).iter().cloned().collect()
     }
 
     /// Every address in the node's address book, sorted.

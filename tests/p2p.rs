@@ -239,6 +239,48 @@ fn mining_many_blocks_at_the_console() {
     );
 }
 
+/// Each node knows where its peer stands: after two nodes diverge (two blocks each on a shared
+/// chain of 5, a tie), each shows the other on a fork since height 5; after a third block on
+/// one side the other reorganizes (its history says how deep, and whose chain), and both show
+/// the same tip.
+#[test]
+fn peers_show_where_each_other_stands() {
+    use peerchain::node::peer_table::Standing;
+    let shared = regtest_chain(5);
+    let mut mine_a = shared.clone();
+    mine_blocks(&mut mine_a, 2, T, "a");
+    let mut mine_b = shared.clone();
+    mine_blocks(&mut mine_b, 2, T, "b");
+    let (old_tip_a, tip_b) = (mine_a.tip().hash, mine_b.tip().hash);
+    let a = start_with(config(), mine_a);
+    let b = start_with(config(), mine_b);
+    assert!(a.reorgs().is_empty());
+    a.connect(b.local_addr());
+    for (node, other) in [(&a, &b), (&b, &a)] {
+        wait_for("a fork since height 5", || {
+            let peers = node.peers();
+            peers.len() == 1 && peers[0].standing == Standing::Fork { since: 5 }
+        });
+        let tip = node.peers()[0].tip.clone().unwrap();
+        assert_eq!((tip.height, tip.hash), (7, other.summary().tip));
+    }
+    let next = b.mine(vec!["breaks the tie".into()]).unwrap();
+    wait_for_tip(&a, next.hash, "a to take b's heavier branch");
+    for node in [&a, &b] {
+        wait_for("the same tip", || {
+            node.peers().first().map(|p| p.standing.clone()) == Some(Standing::SameTip)
+        });
+    }
+    let reorgs = a.reorgs();
+    assert_eq!(reorgs.len(), 1);
+    let reorg = &reorgs[0];
+    assert_eq!((reorg.depth, reorg.added), (2, 3));
+    assert_eq!((reorg.old_tip, reorg.new_tip), (old_tip_a, next.hash));
+    assert!(reorg.peer.contains(b.node_id()), "{}", reorg.peer);
+    assert_eq!(a.block(7).unwrap().hash, tip_b);
+    assert!(b.reorgs().is_empty());
+}
+
 /// Two nodes that dial each other at the same moment keep exactly one working link: both
 /// sides drop the same duplicate.
 #[test]

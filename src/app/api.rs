@@ -72,7 +72,7 @@ pub fn start(listener: TcpListener, node: Arc<Node>) -> io::Result<HttpServer> {
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
         [] => Some("GET"),
-        ["api", "status" | "mempool"] => Some("GET"),
+        ["api", "status" | "mempool" | "reorgs"] => Some("GET"),
         ["api", "blocks"] | ["api", "blocks", _] | ["api", "tx", _] | ["api", "address", _] => {
             Some("GET")
         }
@@ -117,6 +117,7 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
         ("GET", ["api", "address", text]) => address(node, text, request),
         ("GET", ["api", "peers"]) => Ok(peers(node)),
         ("GET", ["api", "mempool"]) => Ok(mempool(node)),
+        ("GET", ["api", "reorgs"]) => Ok(reorgs(node)),
         ("POST", ["api", "mine"]) => mine(node, request),
         ("POST", ["api", "send"]) => send(node, request),
         ("POST", ["api", "transactions"]) => submit(node, request),
@@ -502,10 +503,35 @@ fn peers(node: &Node) -> Value {
                 "node_id": p.node_id,
                 "outbound": p.outbound,
                 "listen_addr": p.listen_addr.map(|a| a.to_string()),
+                "tip": p.tip.as_ref().map(|t| json!({
+                    "height": t.height,
+                    "hash": t.hash,
+                    "fork": t.fork,
+                })),
+                "standing": p.standing.to_string(),
             })
         })
         .collect();
     json!({ "peers": list })
+}
+
+/// The last reorganizations, oldest first (at most 100).
+fn reorgs(node: &Node) -> Value {
+    let list: Vec<Value> = node
+        .reorgs()
+        .iter()
+        .map(|r| {
+            json!({
+                "at_ms": r.at_ms,
+                "depth": r.depth,
+                "added": r.added,
+                "old_tip": r.old_tip,
+                "new_tip": r.new_tip,
+                "peer": r.peer,
+            })
+        })
+        .collect();
+    json!({ "reorgs": list })
 }
 
 fn mempool(node: &Node) -> Value {

@@ -31,6 +31,7 @@ commands:
   tx <txid>        a transaction: where it is, its inputs and outputs
   mempool          the transactions waiting for a block
   utxos [addr]     the unspent outputs (ours, or those of addr)
+  reorgs           the last reorganizations of our chain
   connect <addr>   connect to a node: a port on this machine or host:port
   help             this list
   quit             stop the node";
@@ -59,6 +60,7 @@ pub fn execute(node: &Node, line: &str) -> Reply {
         "block" => block(node, &args),
         "peers" => peers(node),
         "connect" => connect(node, &args),
+        "reorgs" => reorgs(node),
         "address" => address(node),
         "balance" => balance(node, &args),
         "utxos" => utxos(node, &args),
@@ -189,7 +191,38 @@ fn peers(node: &Node) -> String {
         .map(|p| {
             let listen = p.listen_addr.map_or("-".to_string(), |a| a.to_string());
             let dir = if p.outbound { "outbound" } else { "inbound" };
-            format!("{} node {} {dir}, listens on {listen}", p.addr, p.node_id)
+            let tip = match &p.tip {
+                Some(tip) => format!("tip {} {}", tip.height, tip.hash.short()),
+                None => "tip ?".to_string(),
+            };
+            format!(
+                "{} node {} {dir}, listens on {listen}; {tip} ({})",
+                p.addr, p.node_id, p.standing
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `reorgs`: the last reorganizations, oldest first.
+fn reorgs(node: &Node) -> String {
+    let reorgs = node.reorgs();
+    if reorgs.is_empty() {
+        return "no reorganizations".to_string();
+    }
+    let now = crate::consensus::now_ms();
+    reorgs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} s ago: {} replaced by {}, tip {} -> {}, from {}",
+                now.saturating_sub(r.at_ms) / 1000,
+                plural(r.depth as usize, "block"),
+                r.added,
+                r.old_tip.short(),
+                r.new_tip.short(),
+                r.peer
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -26,6 +26,7 @@
 //!
 //! See `tutorial/10-relay-and-discovery.md` and `tutorial/11-defending-the-node.md`.
 
+use crate::hash::Hash;
 use crate::node::connection::MessageWriter;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -48,6 +49,84 @@ pub struct PeerInfo {
     pub listen_addr: Option<SocketAddr>,
     /// Did we dial it (rather than it us)?
     pub outbound: bool,
+    /// The best block it has shown us, if any.
+    pub tip: Option<PeerTip>,
+    /// Where that block stands against our chain (filled in by [`crate::Node::peers`]).
+    pub standing: Standing,
+}
+
+/// The best block a peer has shown us: its `block` announcements, its answers to
+/// `latest_block`, the last of the `headers` it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerTip {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// The last height its chain shares with ours, when we know it: the parent of a block or
+    /// of the first header it sent, found on our chain.
+    pub fork: Option<u64>,
+}
+
+/// Where a peer's tip stands against our chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// It has shown us no block yet.
+    Unknown,
+    /// Its tip is ours.
+    SameTip,
+    /// Its tip is on our chain, this many blocks below our tip.
+    Behind(u64),
+    /// Its tip extends our chain by this many blocks: we will catch up.
+    Ahead(u64),
+    /// Its chain left ours after this height (the last one both share).
+    Fork {
+        /// The last height both chains share.
+        since: u64,
+    },
+    /// Its tip is not on our chain, and where it left ours is not known yet.
+    Elsewhere,
+}
+
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Standing::Unknown => write!(f, "tip not known yet"),
+            Standing::SameTip => write!(f, "same tip"),
+            Standing::Behind(n) => write!(f, "behind by {n}"),
+            Standing::Ahead(n) => write!(f, "ahead by {n}"),
+            Standing::Fork { since } => write!(f, "on a fork since height {since}"),
+            Standing::Elsewhere => write!(f, "on another branch"),
+        }
+    }
+}
+
+impl Standing {
+    /// Where `tip` stands against a chain whose tip is `our_tip` at `our_height`; `height_of`
+    /// finds a hash on that chain.
+    pub fn of(
+        tip: Option<&PeerTip>,
+        our_tip: &Hash,
+        our_height: u64,
+        height_of: impl Fn(&Hash) -> Option<u64>,
+    ) -> Standing {
+        let Some(tip) = tip else {
+            return Standing::Unknown;
+        };
+        if tip.hash == *our_tip {
+            return Standing::SameTip;
+        }
+        if let Some(height) = height_of(&tip.hash) {
+            return Standing::Behind(our_height.saturating_sub(height));
+        }
+        match tip.fork {
+            Some(fork) if fork >= our_height => {
+                Standing::Ahead(tip.height.saturating_sub(our_height))
+            }
+            Some(fork) => Standing::Fork { since: fork },
+            None => Standing::Elsewhere,
+        }
+    }
 }
 
 /// What a finished handshake told us.
@@ -69,6 +148,8 @@ struct Slot {
     last_heard: Instant,
     /// When it last gave us a block that moved our tip.
     last_block: Option<Instant>,
+    /// The best block it has shown us.
+    tip: Option<PeerTip>,
 }
 
 impl Slot {
@@ -149,6 +230,7 @@ impl PeerTable {
             hello: None,
             last_heard: now,
             last_block: None,
+            tip: None,
         };
         slots.insert(id, slot);
         (id, pushed_out)
@@ -220,6 +302,23 @@ impl PeerTable {
     pub fn gave_block(&self, id: u64, now: Instant) {
         if let Some(slot) = self.lock().get_mut(&id) {
             slot.last_block = Some(now);
+        }
+    }
+
+    /// Connection `id` showed us `tip`: its new best block. With `only_higher` (headers show
+    /// blocks of its chain, not necessarily its tip), a different tip no higher than the one
+    /// we hold is ignored; otherwise the newest news wins, since a peer relays only its new
+    /// tips.
+    pub fn saw_tip(&self, id: u64, tip: PeerTip, only_higher: bool) {
+        if let Some(slot) = self.lock().get_mut(&id) {
+            let keep = only_higher
+                && slot
+                    .tip
+                    .as_ref()
+                    .is_some_and(|t| t.height >= tip.height && t.hash != tip.hash);
+            if !keep {
+                slot.tip = Some(tip);
+            }
         }
     }
 
@@ -298,6 +397,8 @@ impl PeerTable {
                     node_id: hello.node_id.clone(),
                     listen_addr: hello.listen,
                     outbound: s.outbound(),
+                    tip: s.tip.clone(),
+                    standing: Standing::Unknown,
                 })
             })
             .collect();

@@ -408,6 +408,9 @@ impl Session {
     /// A peer's tip, or a block it just accepted.
     fn on_block(&mut self, block: Block) -> Handled {
         self.sync.peer_tip = Some(block.hash);
+        // The peer's tip, for `peers`: once its header shows the work it claims (one hash),
+        // so a peer cannot pass for being far ahead for free.
+        self.saw_tip_header(&block.header());
         // Decide under the lock (inside `announced`), act after releasing it.
         match self.state.chain.announced(&block) {
             Announced::Known => Ok(()),
@@ -421,7 +424,8 @@ impl Session {
                 ));
                 self.state.peers.gave_block(self.id, Instant::now());
                 self.state.relay(&block, Some(self.id));
-                Ok(())
+                // The sender has it; its header alone tells the sender we are on it now.
+                self.send(&Message::Headers(vec![block.header()]))
             }
             // Our clock may be behind the miner's: not the sender's fault, and the block may
             // be fine in a minute. Ignore it (its successors will bring it back by sync).

@@ -88,6 +88,8 @@ pub(super) struct NodeState {
     pub(super) batch: Mutex<Option<Batch>>,
     /// Our own payments that left the mempool without being mined, with why: the last 100.
     pub(super) dropped_payments: Mutex<std::collections::VecDeque<crate::mempool::Dropped>>,
+    /// The last reorganizations of our chain (at most [`crate::node::MAX_REORGS`]).
+    pub(super) reorgs: Mutex<std::collections::VecDeque<crate::node::Reorg>>,
 }
 
 /// A batch of blocks being mined, one after another ([`crate::Node::mine_many`]).
@@ -179,6 +181,15 @@ impl NodeState {
             }
             kept.push_back(dropped);
         }
+    }
+
+    /// Remembers a reorganization (the oldest goes once there are [`crate::node::MAX_REORGS`]).
+    pub fn note_reorg(&self, reorg: crate::node::Reorg) {
+        let mut reorgs = lock(&self.reorgs);
+        if reorgs.len() >= crate::node::MAX_REORGS {
+            reorgs.pop_front();
+        }
+        reorgs.push_back(reorg);
     }
 
     /// Adds to the sync counters.

@@ -36,6 +36,7 @@ use crate::hash::Hash;
 use crate::message::{
     GetBlocks, GetHeaders, Message, MAX_BLOCKS_PER_MESSAGE, MAX_HEADERS_PER_MESSAGE,
 };
+use crate::node::peer_table::PeerTip;
 use std::time::{Duration, Instant};
 
 /// A request we sent and have no answer to yet.
@@ -111,8 +112,12 @@ impl Session {
                 headers.len()
             )));
         }
-        // Headers nobody asked for are ignored: they cost us nothing but the read.
+        // Headers nobody asked for are ignored for sync: they cost us nothing but the read. One
+        // alone is a peer telling us its new tip (it took a block of ours): note it for `peers`.
         let Some(requested) = self.sync.answered(Request::Headers) else {
+            if let [header] = headers.as_slice() {
+                self.saw_tip_header(header);
+            }
             return Ok(());
         };
         self.state
@@ -152,6 +157,14 @@ impl Session {
             Err(e) => return Err(invalid(e)),
         }
         let branch = self.sync.branch.as_ref().expect("set above");
+        // These headers are the peer's chain, checked: its tip is at least their last, and it
+        // left ours after the branch's fork.
+        let tip = PeerTip {
+            height: headers[headers.len() - 1].height,
+            hash: last,
+            fork: Some(branch.fork().0),
+        };
+        self.state.peers.saw_tip(self.id, tip, true);
 
         if branch.proven() {
             // Work is proven: fetch the bodies, from the last one we have.
@@ -166,6 +179,23 @@ impl Session {
         // The peer has nothing more, and what it has does not beat ours.
         self.sync.branch = None;
         Ok(())
+    }
+
+    /// A peer's new tip, shown by its header alone: noted if the header shows the work it
+    /// claims (one hash), with where it leaves our chain if its parent is on it.
+    pub(super) fn saw_tip_header(&mut self, header: &Header) {
+        let (fork, shows_work) = self.state.chain.read(|chain| {
+            let alone = crate::consensus::check_header_alone(header, chain.params(), None);
+            (chain.height_of(&header.previous_hash), alone.is_ok())
+        });
+        if shows_work {
+            let tip = PeerTip {
+                height: header.height,
+                hash: header.hash,
+                fork,
+            };
+            self.state.peers.saw_tip(self.id, tip, false);
+        }
     }
 
     /// A batch answering our `get_blocks`.
@@ -245,6 +275,18 @@ impl Session {
                     old_tip.short(),
                     new_tip.short()
                 ));
+                let peer = match &self.peer_id {
+                    Some(id) => format!("{} (node {id})", self.addr),
+                    None => self.addr.to_string(),
+                };
+                self.state.note_reorg(crate::node::Reorg {
+                    at_ms: now_ms(),
+                    depth,
+                    added,
+                    old_tip,
+                    new_tip,
+                    peer,
+                });
                 self.adopt();
             }
             // Proven by its headers, but the bodies so far do not carry the work yet: hold
@@ -272,6 +314,8 @@ impl Session {
         let tip = self.state.chain.read_for_peers(|chain| chain.tip().clone());
         self.state.peers.gave_block(self.id, Instant::now());
         self.state.relay(&tip, Some(self.id));
+        // The peer has the block already; its header alone tells it where we are now.
+        let _ = self.send(&Message::Headers(vec![tip.header()]));
     }
 }
 
