@@ -112,8 +112,17 @@ impl Session {
                 headers.len()
             )));
         }
-        // Headers nobody asked for are ignored for sync: they cost us nothing but the read. One
-        // alone is a peer telling us its new tip (it took a block of ours): note it for `peers`.
+        // One header we have on our chain already is a peer telling us its new tip (it took a
+        // block of ours, appendix A), never an answer: an answer starts after the last block
+        // we share. Note it for `peers`, and leave any request of ours waiting for its answer.
+        if let [header] = headers.as_slice() {
+            if self.state.chain.read(|chain| chain.contains(&header.hash)) {
+                self.saw_tip_header(header);
+                return Ok(());
+            }
+        }
+        // Other headers nobody asked for are ignored for sync: they cost us nothing but the
+        // read. One alone still tells us the peer's tip.
         let Some(requested) = self.sync.answered(Request::Headers) else {
             if let [header] = headers.as_slice() {
                 self.saw_tip_header(header);
