@@ -15,6 +15,7 @@
 //! See `tutorial/07-client-and-server.md` and `tutorial/10-relay-and-discovery.md`.
 
 pub mod address_book;
+pub mod block_tree;
 pub mod chain_state;
 pub mod config;
 pub mod connection;
@@ -327,6 +328,14 @@ impl Node {
         };
         let book = AddressBook::new();
         book.learn_good(remembered, Instant::now());
+        // The tree starts as the top of our chain (nothing of it is on disk): who gave those
+        // blocks is not known, so a reorganization that takes them off still shows them stale.
+        let mut tree = block_tree::BlockTree::default();
+        let top = chain.headers().len();
+        let kept = block_tree::KEEP_DEPTH as usize;
+        for header in &chain.headers()[top.saturating_sub(kept)..] {
+            tree.saw(header, "", 0, true);
+        }
         let state = Arc::new(NodeState {
             peers: PeerTable::new(limits, node_id.clone()),
             node_id,
@@ -342,6 +351,7 @@ impl Node {
             batch: Mutex::new(None),
             dropped_payments: Mutex::new(Default::default()),
             reorgs: Mutex::new(Default::default()),
+            tree: Mutex::new(tree),
             config,
         });
         let threads = Arc::new(Threads {
@@ -496,6 +506,45 @@ impl Node {
             }
         });
         peers
+    }
+
+    /// The block tree near the tip: every block of the last `depth` heights, on our chain or
+    /// not, with its status and who gave it, lowest first (see
+    /// [`block_tree`](crate::node::block_tree)). Blocks of our chain the tree never saw (loaded
+    /// at start) come with an empty source.
+    pub fn tree(&self, depth: u64) -> Vec<(block_tree::TreeEntry, block_tree::Status)> {
+        self.with_chain(|chain| {
+            let tip = chain.height();
+            let from = (tip + 1).saturating_sub(depth.max(1));
+            let tree = lock(&self.state().tree);
+            let seen = tree.above(from);
+            let mut all: Vec<(block_tree::TreeEntry, block_tree::Status)> = Vec::new();
+            for height in from..=tip {
+                let Some(header) = chain.headers().get(height as usize) else {
+                    continue;
+                };
+                let entry = seen.iter().find(|e| e.hash == header.hash).cloned();
+                let entry = entry.unwrap_or(block_tree::TreeEntry {
+                    hash: header.hash,
+                    parent: header.previous_hash,
+                    height,
+                    difficulty: header.difficulty,
+                    first_seen_ms: 0,
+                    source: String::new(),
+                    was_active: true,
+                    invalid: None,
+                });
+                all.push((entry, block_tree::Status::Active));
+            }
+            for entry in seen {
+                if !chain.contains(&entry.hash) {
+                    let status = entry.status(false);
+                    all.push((entry, status));
+                }
+            }
+            all.sort_by_key(|(e, status)| (e.height, *status != block_tree::Status::Active));
+            all
+        })
     }
 
     /// The last reorganizations (at most 100), oldest first.
@@ -789,6 +838,7 @@ fn mine_one(
 /// progress).
 fn submit(state: &NodeState, block: Block, place: &str) -> Result<(), NodeError> {
     state.chain.append(&block)?;
+    state.saw_header(&block.header(), "this node", true);
     state.log.log(format_args!(
         "[*] Mined block {} {} (difficulty {}, {}{place})",
         block.height,

@@ -457,6 +457,21 @@ fn a_block_spending_nothing_costs_no_signature() {
         "{reason}"
     );
     assert_unharmed(&node, &before);
+    // The block tree shows it beside our chain, invalid, with the rule it broke.
+    let tree = node.tree(2);
+    let (_, status) = tree
+        .iter()
+        .find(|(e, _)| e.height == 13)
+        .expect("in the tree");
+    match status {
+        peerchain::node::block_tree::Status::Invalid(rule) => {
+            assert!(
+                rule.contains("which does not exist on this chain (rule 7)"),
+                "{rule}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A peer whose block broke a rule is discouraged across connections: it comes back with the

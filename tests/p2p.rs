@@ -279,6 +279,23 @@ fn peers_show_where_each_other_stands() {
     assert!(reorg.peer.contains(b.node_id()), "{}", reorg.peer);
     assert_eq!(a.block(7).unwrap().hash, tip_b);
     assert!(b.reorgs().is_empty());
+
+    // The tree near the tip: on a, its own two blocks are stale now, b's three are active and
+    // say who gave them; on b, a's two blocks were only ever offered, as headers: side.
+    use peerchain::node::block_tree::Status;
+    let on_a = a.tree(4);
+    let status_of = |tree: &[(peerchain::node::block_tree::TreeEntry, Status)], hash| {
+        tree.iter()
+            .find(|(e, _)| e.hash == hash)
+            .map(|(e, s)| (e.source.clone(), s.clone()))
+    };
+    assert_eq!(status_of(&on_a, old_tip_a).unwrap().1, Status::Stale);
+    let (source, status) = status_of(&on_a, next.hash).unwrap();
+    assert_eq!(status, Status::Active);
+    assert!(source.contains(b.node_id()), "{source}");
+    let on_b = b.tree(4);
+    assert_eq!(status_of(&on_b, old_tip_a).unwrap().1, Status::Side);
+    assert_eq!(on_a.iter().filter(|(_, s)| *s == Status::Active).count(), 4);
 }
 
 /// Two nodes that dial each other at the same moment keep exactly one working link: both

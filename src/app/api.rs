@@ -72,7 +72,7 @@ pub fn start(listener: TcpListener, node: Arc<Node>) -> io::Result<HttpServer> {
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
         [] => Some("GET"),
-        ["api", "status" | "mempool" | "reorgs"] => Some("GET"),
+        ["api", "status" | "mempool" | "reorgs" | "tree"] => Some("GET"),
         ["api", "blocks"] | ["api", "blocks", _] | ["api", "tx", _] | ["api", "address", _] => {
             Some("GET")
         }
@@ -118,6 +118,7 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
         ("GET", ["api", "peers"]) => Ok(peers(node)),
         ("GET", ["api", "mempool"]) => Ok(mempool(node)),
         ("GET", ["api", "reorgs"]) => Ok(reorgs(node)),
+        ("GET", ["api", "tree"]) => tree(node, request),
         ("POST", ["api", "mine"]) => mine(node, request),
         ("POST", ["api", "send"]) => send(node, request),
         ("POST", ["api", "transactions"]) => submit(node, request),
@@ -513,6 +514,39 @@ fn peers(node: &Node) -> Value {
         })
         .collect();
     json!({ "peers": list })
+}
+
+/// The block tree near the tip: `depth` heights (10 by default, at most 1 000), lowest first.
+fn tree(node: &Node, request: &Request) -> Result<Value, Response> {
+    let depth = number(request, "depth", 10)?.clamp(1, 1_000);
+    let list: Vec<Value> = node
+        .tree(depth)
+        .iter()
+        .map(|(e, status)| {
+            let (status, rule) = match status {
+                crate::node::block_tree::Status::Invalid(rule) => ("invalid", Some(rule)),
+                other => (
+                    match other {
+                        crate::node::block_tree::Status::Active => "active",
+                        crate::node::block_tree::Status::Stale => "stale",
+                        _ => "side",
+                    },
+                    None,
+                ),
+            };
+            json!({
+                "hash": e.hash,
+                "parent": e.parent,
+                "height": e.height,
+                "difficulty": e.difficulty,
+                "first_seen_ms": e.first_seen_ms,
+                "source": e.source,
+                "status": status,
+                "rule": rule,
+            })
+        })
+        .collect();
+    Ok(json!({ "tip": node.summary().height, "blocks": list }))
 }
 
 /// The last reorganizations, oldest first (at most 100).

@@ -32,6 +32,7 @@ commands:
   mempool          the transactions waiting for a block
   utxos [addr]     the unspent outputs (ours, or those of addr)
   reorgs           the last reorganizations of our chain
+  tree [N]         the last N heights (10): our chain and the blocks beside it
   connect <addr>   connect to a node: a port on this machine or host:port
   help             this list
   quit             stop the node";
@@ -61,6 +62,7 @@ pub fn execute(node: &Node, line: &str) -> Reply {
         "peers" => peers(node),
         "connect" => connect(node, &args),
         "reorgs" => reorgs(node),
+        "tree" => tree(node, &args),
         "address" => address(node),
         "balance" => balance(node, &args),
         "utxos" => utxos(node, &args),
@@ -202,6 +204,43 @@ fn peers(node: &Node) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `tree [N]`: the last N heights, newest first: our block at each height (`*`), then the
+/// others seen there (`o`), each with a few hex digits, its status and who gave it.
+fn tree(node: &Node, args: &[&str]) -> String {
+    let depth = match args {
+        [] => 10,
+        [n] => match n.parse::<u64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => return "usage: tree [N] (N from 1 to 1000 heights)".to_string(),
+        },
+        _ => return "usage: tree [N]".to_string(),
+    };
+    let entries = node.tree(depth);
+    let mut lines = Vec::new();
+    let mut heights: Vec<u64> = entries.iter().map(|(e, _)| e.height).collect();
+    heights.dedup();
+    for height in heights.into_iter().rev() {
+        let here = entries.iter().filter(|(e, _)| e.height == height);
+        let cells: Vec<String> = here
+            .map(|(e, status)| {
+                let mark = if *status == crate::node::block_tree::Status::Active {
+                    "*"
+                } else {
+                    "o"
+                };
+                let from = if e.source.is_empty() {
+                    String::new()
+                } else {
+                    format!(", from {}", e.source)
+                };
+                format!("{mark} {} {status}{from}", e.hash.short())
+            })
+            .collect();
+        lines.push(format!("{height:>6}  {}", cells.join("   ")));
+    }
+    lines.join("\n")
 }
 
 /// `reorgs`: the last reorganizations, oldest first.

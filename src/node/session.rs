@@ -151,6 +151,14 @@ impl Session {
         }
     }
 
+    /// The peer as the block tree and the reorganization history name it.
+    fn peer_label(&self) -> String {
+        match &self.peer_id {
+            Some(id) => format!("{} (node {id})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+
     /// Ends the session for a violation: logs it, discourages the peer if it `broke` a
     /// consensus rule, and sends `error` before the reader drains what is left. Returns the
     /// reason to log, quoted short.
@@ -409,10 +417,28 @@ impl Session {
     fn on_block(&mut self, block: Block) -> Handled {
         self.sync.peer_tip = Some(block.hash);
         // The peer's tip, for `peers`: once its header shows the work it claims (one hash),
-        // so a peer cannot pass for being far ahead for free.
-        self.saw_tip_header(&block.header());
+        // so a peer cannot pass for being far ahead for free. Only such blocks go in the tree.
+        let header = block.header();
+        let shows_work = self.saw_tip_header(&header);
+        let source = self.peer_label();
         // Decide under the lock (inside `announced`), act after releasing it.
-        match self.state.chain.announced(&block) {
+        let announced = self.state.chain.announced(&block);
+        if shows_work {
+            match &announced {
+                Announced::Appended => self.state.saw_header(&header, &source, true),
+                Announced::NotOnOurTip { .. } => self.state.saw_header(&header, &source, false),
+                Announced::Invalid(e) | Announced::KnownInvalid(e)
+                    if !matches!(e, ChainError::TimestampTooFarAhead { .. }) =>
+                {
+                    let rule = quote(&e.to_string());
+                    let now = crate::consensus::now_ms();
+                    crate::node::chain_state::lock(&self.state.tree)
+                        .refused(&header, &source, now, &rule);
+                }
+                _ => {}
+            }
+        }
+        match announced {
             Announced::Known => Ok(()),
             Announced::Appended => {
                 self.state.log.log(format_args!(

@@ -90,6 +90,8 @@ pub(super) struct NodeState {
     pub(super) dropped_payments: Mutex<std::collections::VecDeque<crate::mempool::Dropped>>,
     /// The last reorganizations of our chain (at most [`crate::node::MAX_REORGS`]).
     pub(super) reorgs: Mutex<std::collections::VecDeque<crate::node::Reorg>>,
+    /// The blocks and headers seen near the tip, on our chain or not, and who gave them.
+    pub(super) tree: Mutex<crate::node::block_tree::BlockTree>,
 }
 
 /// A batch of blocks being mined, one after another ([`crate::Node::mine_many`]).
@@ -190,6 +192,18 @@ impl NodeState {
             reorgs.pop_front();
         }
         reorgs.push_back(reorg);
+    }
+
+    /// Notes in the block tree that `header` came from `source`: `active` if it just joined
+    /// our chain (then entries far below the tip are pruned).
+    pub fn saw_header(&self, header: &crate::block::Header, source: &str, active: bool) {
+        let mut tree = lock(&self.tree);
+        tree.saw(header, source, crate::consensus::now_ms(), active);
+        // A sweep of the whole tree now and then, not at every block: a catch-up of 100 000
+        // blocks would sweep it 100 000 times.
+        if active && header.height.is_multiple_of(64) {
+            tree.prune(header.height);
+        }
     }
 
     /// Adds to the sync counters.

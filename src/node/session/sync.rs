@@ -117,7 +117,7 @@ impl Session {
         // we share. Note it for `peers`, and leave any request of ours waiting for its answer.
         if let [header] = headers.as_slice() {
             if self.state.chain.read(|chain| chain.contains(&header.hash)) {
-                self.saw_tip_header(header);
+                let _ = self.saw_tip_header(header);
                 return Ok(());
             }
         }
@@ -125,7 +125,7 @@ impl Session {
         // read. One alone still tells us the peer's tip.
         let Some(requested) = self.sync.answered(Request::Headers) else {
             if let [header] = headers.as_slice() {
-                self.saw_tip_header(header);
+                let _ = self.saw_tip_header(header);
             }
             return Ok(());
         };
@@ -174,6 +174,11 @@ impl Session {
             fork: Some(branch.fork().0),
         };
         self.state.peers.saw_tip(self.id, tip, true);
+        // Checked headers of a branch the peer offers: in the tree, as side until they win.
+        let source = self.peer_label();
+        for header in &headers {
+            self.state.saw_header(header, &source, false);
+        }
 
         if branch.proven() {
             // Work is proven: fetch the bodies, from the last one we have.
@@ -192,7 +197,7 @@ impl Session {
 
     /// A peer's new tip, shown by its header alone: noted if the header shows the work it
     /// claims (one hash), with where it leaves our chain if its parent is on it.
-    pub(super) fn saw_tip_header(&mut self, header: &Header) {
+    pub(super) fn saw_tip_header(&mut self, header: &Header) -> bool {
         let (fork, shows_work) = self.state.chain.read(|chain| {
             let alone = crate::consensus::check_header_alone(header, chain.params(), None);
             (chain.height_of(&header.previous_hash), alone.is_ok())
@@ -205,6 +210,7 @@ impl Session {
             };
             self.state.peers.saw_tip(self.id, tip, false);
         }
+        shows_work
     }
 
     /// A batch answering our `get_blocks`.
@@ -270,7 +276,7 @@ impl Session {
                     self.addr,
                     tip.short()
                 ));
-                self.adopt();
+                self.adopt(added);
             }
             Ok(Outcome::Reorganized {
                 old_tip,
@@ -284,10 +290,7 @@ impl Session {
                     old_tip.short(),
                     new_tip.short()
                 ));
-                let peer = match &self.peer_id {
-                    Some(id) => format!("{} (node {id})", self.addr),
-                    None => self.addr.to_string(),
-                };
+                let peer = self.peer_label();
                 self.state.note_reorg(crate::node::Reorg {
                     at_ms: now_ms(),
                     depth,
@@ -296,7 +299,7 @@ impl Session {
                     new_tip,
                     peer,
                 });
-                self.adopt();
+                self.adopt(added);
             }
             // Proven by its headers, but the bodies so far do not carry the work yet: hold
             // them while proven headers lie ahead.
@@ -319,8 +322,16 @@ impl Session {
 
     /// The branch's bodies are now our chain: announce our tip. It is read for peers, so it is
     /// on disk even if another session moved it on since our branch connected.
-    fn adopt(&mut self) {
-        let tip = self.state.chain.read_for_peers(|chain| chain.tip().clone());
+    fn adopt(&mut self, added: usize) {
+        let (tip, joined) = self.state.chain.read_for_peers(|chain| {
+            let top = chain.headers().len();
+            let joined = chain.headers()[top.saturating_sub(added)..].to_vec();
+            (chain.tip().clone(), joined)
+        });
+        let source = self.peer_label();
+        for header in &joined {
+            self.state.saw_header(header, &source, true);
+        }
         self.state.peers.gave_block(self.id, Instant::now());
         self.state.relay(&tip, Some(self.id));
         // The peer has the block already; its header alone tells it where we are now.
