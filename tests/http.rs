@@ -136,11 +136,27 @@ fn read_endpoints() {
     assert_eq!(pool["transactions"][0]["fee_rate"], "3333.33");
     assert!(pool["transactions"][0]["age_s"].as_u64().unwrap() < 60);
     assert_eq!(get(addr, "/api/peers").1["peers"], serde_json::json!([]));
+    assert_eq!(get(addr, "/api/reorgs").1["reorgs"], serde_json::json!([]));
+    // The tree of a chain loaded at start: the last 3 heights, all active, sources unknown.
+    let (status, tree) = get(addr, "/api/tree?depth=3");
+    assert_eq!(status, 200);
+    let blocks = tree["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 3);
+    assert!(blocks.iter().all(|b| b["status"] == "active"));
+    assert_eq!(blocks[2]["height"], tree["tip"]);
+    assert_eq!(get(addr, "/api/tree?depth=x").0, 400);
 
     let (status, head, html) = exchange(addr, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(status, 200);
     assert!(head.contains("Content-Type: text/html"));
     assert!(html.contains("<title>peerchain explorer</title>"));
+    assert!(
+        html.contains("href=\"/network\""),
+        "the explorer links the network page"
+    );
+    let (status, _, network) = exchange(addr, b"GET /network HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(network.contains("<title>peerchain network</title>"));
 }
 
 /// The write endpoints: mine, send, submit a signed transaction (or be told the rule it

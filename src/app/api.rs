@@ -45,6 +45,10 @@ use std::sync::Arc;
 /// The explorer page: HTML, CSS and JavaScript in one file, built into the binary.
 pub const PAGE: &str = include_str!("explorer.html");
 
+/// The network page (`/network`): the block tree near the tip and where each peer is, drawn
+/// as SVG by its own script from `/api/tree`, `/api/peers` and `/api/reorgs`.
+pub const NETWORK_PAGE: &str = include_str!("network.html");
+
 /// At most this many blocks in one `GET /api/blocks`.
 pub const MAX_BLOCKS_PER_PAGE: u64 = 100;
 
@@ -71,7 +75,7 @@ pub fn start(listener: TcpListener, node: Arc<Node>) -> io::Result<HttpServer> {
 /// The methods each path allows, or `None` for a path we do not have.
 fn allowed(segments: &[&str]) -> Option<&'static str> {
     match segments {
-        [] => Some("GET"),
+        [] | ["network"] => Some("GET"),
         ["api", "status" | "mempool" | "reorgs" | "tree"] => Some("GET"),
         ["api", "blocks"] | ["api", "blocks", _] | ["api", "tx", _] | ["api", "address", _] => {
             Some("GET")
@@ -110,6 +114,7 @@ pub fn handle(node: &Node, request: &Request, own: SocketAddr) -> Response {
     }
     let answer = match (request.method.as_str(), segments.as_slice()) {
         ("GET", []) => return Response::html(PAGE),
+        ("GET", ["network"]) => return Response::html(NETWORK_PAGE),
         ("GET", ["api", "status"]) => Ok(status(node)),
         ("GET", ["api", "blocks"]) => return blocks(node, request).unwrap_or_else(|e| e),
         ("GET", ["api", "blocks", id]) => return block(node, id).unwrap_or_else(|e| e),
