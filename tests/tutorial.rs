@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 /// The chapters, in order; each from 01 on has a checked exercise of the same name.
-const CHAPTERS: [&str; 21] = [
+const CHAPTERS: [&str; 22] = [
     "00-introduction",
     "01-blocks-and-hashes",
     "02-merkle-root",
@@ -27,6 +27,7 @@ const CHAPTERS: [&str; 21] = [
     "18-utxo-set",
     "19-mempool",
     "20-http-api-and-explorer",
+    "21-watching-the-network",
 ];
 
 const APPENDICES: [&str; 2] = ["A-wire-protocol", "B-consensus-rules"];
