@@ -518,7 +518,14 @@ fn peers(node: &Node) -> Value {
             })
         })
         .collect();
-    json!({ "peers": list })
+    // The addresses the node knows of, dialed or not: a teacher's page shows who is around.
+    let known: Vec<String> = node
+        .known_addresses()
+        .iter()
+        .take(100)
+        .map(|a| a.to_string())
+        .collect();
+    json!({ "peers": list, "known": known })
 }
 
 /// The block tree near the tip: `depth` heights (10 by default, at most 1 000), lowest first.
