@@ -510,7 +510,7 @@ impl Node {
 
     /// The block tree near the tip: every block of the last `depth` heights, on our chain or
     /// not, with its status and who gave it, lowest first (see
-    /// [`block_tree`](crate::node::block_tree)). Blocks of our chain the tree never saw (loaded
+    /// [`block_tree`]). Blocks of our chain the tree never saw (loaded
     /// at start) come with an empty source.
     pub fn tree(&self, depth: u64) -> Vec<(block_tree::TreeEntry, block_tree::Status)> {
         self.with_chain(|chain| {
