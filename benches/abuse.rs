@@ -30,39 +30,14 @@ use peerchain::message::Message;
 use peerchain::testing::{full_blocks_chain, mine_here, miner_address, miner_key, WirePeer};
 use peerchain::transaction::{OutPoint, Output, Transaction};
 use peerchain::{Blockchain, Config, Network, Node};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The system allocator, counting live bytes and their peak (the peak can be reset).
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator, which has the same contract.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: peerchain::testing::CountingAllocator = peerchain::testing::CountingAllocator;
 
 /// How long each attack runs.
 const RUN: Duration = Duration::from_secs(3);
@@ -279,11 +254,10 @@ fn http_memory() {
     let addr = server.local_addr();
     let coins = node.utxos(&miner_address()).len();
 
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = peerchain::testing::reset_heap_peak();
     let (ok, bytes) = http_get(addr, &format!("/api/address/{}", miner_address()));
     assert!(ok, "the address page is answered");
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peerchain::testing::heap_peak() - base;
     println!(
         "one reader of /api/address (an address with {coins} coins): answer {:.3} MiB, heap peak +{:.1} MiB",
         mib(bytes),
@@ -291,8 +265,7 @@ fn http_memory() {
     );
 
     let stop = Arc::new(AtomicBool::new(false));
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = peerchain::testing::reset_heap_peak();
     let (answered, busy) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let readers: Vec<_> = (0..64)
         .map(|_| {
@@ -316,7 +289,7 @@ fn http_memory() {
     for reader in readers {
         let _ = reader.join();
     }
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peerchain::testing::heap_peak() - base;
     println!(
         "64 readers of /api/blocks?limit=100 over full blocks, 3 s: {} answers (and {} 503s), heap peak +{:.0} MiB ({:.1} MiB a reader); honest p50 {p50:.2} ms, p99 {p99:.2} ms",
         answered.load(Ordering::SeqCst),

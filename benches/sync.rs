@@ -25,39 +25,13 @@ use peerchain::message::{GetBlocks, Message};
 use peerchain::store::Store;
 use peerchain::testing::{mine_blocks, mine_here, miner_address, WirePeer};
 use peerchain::{Blockchain, Config, Network, Node};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The system allocator, counting live bytes and their peak (the peak can be reset).
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged to the system allocator, which has the same contract.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: peerchain::testing::CountingAllocator = peerchain::testing::CountingAllocator;
 
 fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1 << 20) as f64
@@ -121,6 +95,25 @@ fn main() {
     let baseline = SYNC_BLOCKS as f64 / validate.elapsed().as_secs_f64();
     assert_eq!(check.tip().hash, tip);
     drop(check);
+
+    // What the block tree (chapter 21) adds to each block the node takes: one entry noted as
+    // the node does (with a prune every 64 blocks), against the same validation baseline.
+    let mut tree = peerchain::node::block_tree::BlockTree::default();
+    let noted = Instant::now();
+    for header in &chain.headers()[1..] {
+        tree.saw(header, "127.0.0.1:8556 (node 0123456789abcdef)", 0, true);
+        if header.height.is_multiple_of(64) {
+            tree.prune(header.height);
+        }
+    }
+    let per_block = noted.elapsed().as_secs_f64() / SYNC_BLOCKS as f64;
+    println!(
+        "block tree: {:.2} µs a block ({} entries kept), {:.1} % of validating one ({:.2} µs)",
+        per_block * 1e6,
+        tree.len(),
+        100.0 * per_block * baseline,
+        1e6 / baseline
+    );
 
     let source = start(chain);
     let fresh = start(Blockchain::new(Network::Regtest));
@@ -347,8 +340,7 @@ fn dead_branch_memory() {
     let addr = node.local_addr();
     // Reset the peaks to the current sizes, so they measure this phase only.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let heap_before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(heap_before, Ordering::Relaxed);
+    let heap_before = peerchain::testing::reset_heap_peak();
     let Some((before, _)) = rss_mib() else {
         println!("peak RSS while 4 peers feed dead branches: not measured (no /proc here)");
         return;
@@ -375,8 +367,8 @@ fn dead_branch_memory() {
     let (after, peak) = rss_mib().unwrap_or((0.0, 0.0));
     // The sessions end on their own threads just after the feeders see the close.
     wait(|| node.peers().is_empty());
-    let heap_peak = PEAK.load(Ordering::Relaxed);
-    let heap_after = LIVE.load(Ordering::Relaxed);
+    let heap_peak = peerchain::testing::heap_peak();
+    let heap_after = peerchain::testing::heap_live();
     println!(
         "peak RSS while 4 peers feed dead branches: {peak:.0} MiB (before: {before:.0} MiB, after: {after:.0} MiB; {sent} headers sent, every feeder dropped)"
     );

@@ -203,6 +203,53 @@ impl WirePeer {
     }
 }
 
+/// The system allocator, counting live bytes and their peak, for the benchmarks' memory
+/// figures. A benchmark installs it with
+/// `#[global_allocator] static ALLOCATOR: CountingAllocator = CountingAllocator;` and reads
+/// [`heap_live`] and [`heap_peak`] (the peak can be reset with [`reset_heap_peak`]).
+pub struct CountingAllocator;
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which has the same
+// contract; the counting beside it touches only two atomics.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        // SAFETY: forwarded unchanged to the system allocator, which has the same contract.
+        let ptr = unsafe { std::alloc::System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(live, Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Bytes allocated through [`CountingAllocator`] and not yet freed.
+pub fn heap_live() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The most [`heap_live`] has been since the last [`reset_heap_peak`].
+pub fn heap_peak() -> usize {
+    PEAK.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Starts a new peak from the live bytes now, and returns them.
+pub fn reset_heap_peak() -> usize {
+    let live = heap_live();
+    PEAK.store(live, std::sync::atomic::Ordering::SeqCst);
+    live
+}
+
 #[cfg(test)]
 mod tests {
     /// The written-out address is the key's.

@@ -23,6 +23,56 @@ fn assert_unharmed(node: &Node, before: &peerchain::node::ChainSummary) {
     assert_still_served(node);
 }
 
+/// Block 13 on a node whose tip is at height 12: a coinbase and one transaction that spends an
+/// output of a txid made of `txid_byte`, which does not exist. With `difficulty` 0 it claims no
+/// proof of work; otherwise it is mined. `bad_signature` swaps its signature for a well-formed
+/// one that does not verify.
+fn block_spending_nothing(
+    node: &Node,
+    difficulty: u32,
+    txid_byte: u8,
+    bad_signature: bool,
+) -> peerchain::Block {
+    use peerchain::transaction::{OutPoint, Output, Transaction};
+    let tip = node.block(12).unwrap();
+    let coinbase = Transaction::coinbase(
+        13,
+        vec![Output {
+            address: miner_address(),
+            amount: 50 * peerchain::transaction::COIN,
+        }],
+    );
+    let nowhere = OutPoint {
+        txid: Hash([txid_byte; 32]),
+        index: 0,
+    };
+    let mut forged = Transaction::new(
+        &[nowhere],
+        vec![Output {
+            address: miner_address(),
+            amount: 1,
+        }],
+    );
+    forged.sign(&peerchain::testing::miner_key());
+    if bad_signature {
+        forged.inputs[0].signature = "11".repeat(64); // well formed, does not verify
+    }
+    let block = peerchain::Block::new(
+        13,
+        tip.timestamp + T,
+        tip.hash,
+        difficulty,
+        0,
+        vec![],
+        vec![coinbase, forged],
+    );
+    if difficulty == 0 {
+        block
+    } else {
+        peerchain::testing::mine_here(block)
+    }
+}
+
 /// A line that is not JSON gets "malformed JSON".
 #[test]
 fn malformed_json() {
@@ -365,39 +415,9 @@ fn a_duplicated_key_is_malformed() {
 /// checked against our tip before a single signature is.
 #[test]
 fn a_block_without_proof_of_work_costs_no_signature() {
-    use peerchain::transaction::{OutPoint, Output, Transaction};
     let node = start_with(config(), regtest_chain(12));
     let before = node.summary();
-    let tip = node.block(12).unwrap();
-    let coinbase = Transaction::coinbase(
-        13,
-        vec![Output {
-            address: miner_address(),
-            amount: 50 * peerchain::transaction::COIN,
-        }],
-    );
-    let spend = OutPoint {
-        txid: node.block(1).unwrap().transactions[0].txid,
-        index: 0,
-    };
-    let mut forged = Transaction::new(
-        &[spend],
-        vec![Output {
-            address: miner_address(),
-            amount: 1,
-        }],
-    );
-    forged.sign(&peerchain::testing::miner_key());
-    forged.inputs[0].signature = "11".repeat(64); // well formed, does not verify
-    let block = peerchain::Block::new(
-        13,
-        tip.timestamp + T,
-        tip.hash,
-        0,
-        0,
-        vec![],
-        vec![coinbase, forged],
-    );
+    let block = block_spending_nothing(&node, 0, 7, true);
     let mut peer = RawPeer::connect(&node);
     peer.handshake();
     peer.send(&Message::Block(block));
@@ -414,39 +434,9 @@ fn a_block_without_proof_of_work_costs_no_signature() {
 /// is checked, so such a block costs no signature check either.
 #[test]
 fn a_block_spending_nothing_costs_no_signature() {
-    use peerchain::transaction::{OutPoint, Output, Transaction};
     let node = start_with(config(), regtest_chain(12));
     let before = node.summary();
-    let tip = node.block(12).unwrap();
-    let coinbase = Transaction::coinbase(
-        13,
-        vec![Output {
-            address: miner_address(),
-            amount: 50 * peerchain::transaction::COIN,
-        }],
-    );
-    let nowhere = OutPoint {
-        txid: Hash([7; 32]),
-        index: 0,
-    };
-    let mut forged = Transaction::new(
-        &[nowhere],
-        vec![Output {
-            address: miner_address(),
-            amount: 1,
-        }],
-    );
-    forged.sign(&peerchain::testing::miner_key());
-    forged.inputs[0].signature = "11".repeat(64); // well formed, does not verify
-    let block = peerchain::testing::mine_here(peerchain::Block::new(
-        13,
-        tip.timestamp + T,
-        tip.hash,
-        before.next_difficulty,
-        0,
-        vec![],
-        vec![coinbase, forged],
-    ));
+    let block = block_spending_nothing(&node, before.next_difficulty, 7, true);
     let mut peer = RawPeer::connect(&node);
     peer.handshake();
     peer.send(&Message::Block(block));
@@ -519,38 +509,8 @@ fn a_rule_breaker_is_discouraged_across_connections() {
 /// instead of being taken for a block of a branch we lack and asked about.
 #[test]
 fn an_invalid_block_is_remembered_by_its_hash() {
-    use peerchain::transaction::{OutPoint, Output, Transaction};
     let node = start_with(config(), regtest_chain(12));
-    let before = node.summary();
-    let tip = node.block(12).unwrap();
-    let coinbase = Transaction::coinbase(
-        13,
-        vec![Output {
-            address: miner_address(),
-            amount: 50 * peerchain::transaction::COIN,
-        }],
-    );
-    let nowhere = OutPoint {
-        txid: Hash([9; 32]),
-        index: 0,
-    };
-    let mut forged = Transaction::new(
-        &[nowhere],
-        vec![Output {
-            address: miner_address(),
-            amount: 1,
-        }],
-    );
-    forged.sign(&peerchain::testing::miner_key());
-    let block = peerchain::testing::mine_here(peerchain::Block::new(
-        13,
-        tip.timestamp + T,
-        tip.hash,
-        before.next_difficulty,
-        0,
-        vec![],
-        vec![coinbase, forged],
-    ));
+    let block = block_spending_nothing(&node, node.summary().next_difficulty, 9, false);
     let mut first = RawPeer::connect(&node);
     first.handshake();
     first.send(&Message::Block(block.clone()));
