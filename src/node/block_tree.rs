@@ -40,7 +40,7 @@ pub struct TreeEntry {
     pub difficulty: u32,
     /// When we first saw it, in ms since 1970.
     pub first_seen_ms: u64,
-    /// Who gave it: a peer's address and node id, or "mined here".
+    /// Who gave it: a peer's address and node id, or "this node" (mined or submitted here).
     pub source: String,
     /// Was it ever on our active chain?
     pub was_active: bool,
