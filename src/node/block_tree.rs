@@ -11,7 +11,8 @@
 //! was on our chain once (a reorganization took it off), **side** if it never was (headers of
 //! a branch a peer offered, a block that lost a race before we took it).
 //!
-//! Bounded: entries more than [`KEEP_DEPTH`] below the tip are pruned, and at most
+//! Bounded: entries more than [`KEEP_DEPTH`] below the tip are pruned (by a sweep every 64
+//! blocks, so a few dozen more heights may be held for a moment), and at most
 //! [`MAX_OFF_CHAIN`] entries are kept that were never on our chain, the oldest going first, so
 //! a peer feeding endless side headers cannot grow it. Nothing is written to disk: after a
 //! restart the tree is the active chain alone. Bitcoin Core's block index keeps every header it

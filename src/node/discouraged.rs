@@ -5,7 +5,10 @@
 //! peer whose block or transaction broke a rule is *discouraged* for a while (ten minutes by
 //! default, [`DISCOURAGE_FOR`]): its next handshakes are refused with an `error` that says
 //! why and for how long, before we sign anything for it. Protocol slips (bad JSON, a message
-//! too long) close the connection but are not remembered: they cost us nothing to refuse.
+//! too long) close the connection but are not remembered: they cost us nothing to refuse. Nor
+//! are what an honest peer can send: a body unlike the header it sent (it reorganized between
+//! our requests), a block too far ahead of our clock (ours may be behind), a block we refused
+//! before (it may only be passing it on).
 //!
 //! **Who is "the peer"?** On a LAN each classmate's machine has its own IP address, and an
 //! address is what an attacker cannot change cheaply, so there we remember the address. In a
