@@ -11,6 +11,7 @@
 //!
 //! ```text
 //! src/app.rs  + src/app/    the App: command line, console, HTTP API, explorer page
+//! src/lab.rs  + src/lab/    the lab: many nodes in one process, links, attackers, reports
 //! src/node.rs + src/node/   threads, sockets and shared state: the running node
 //! src/*.rs                  the core: blocks, rules, chain, money, disk; no threads for peers
 //! ```
@@ -81,6 +82,7 @@ pub mod cores;
 pub mod crypto;
 pub mod hash;
 pub mod identity;
+pub mod lab;
 pub mod log;
 pub mod mempool;
 pub mod merkle;

@@ -21,6 +21,7 @@ macro_rules! say {
 fn main() {
     let args = match cli::parse(std::env::args().skip(1)) {
         Ok(Command::Run(args)) => args,
+        Ok(Command::Lab(lab)) => exit(run_lab(lab)),
         Ok(Command::Help) => {
             say!("{USAGE}");
             return;
@@ -137,6 +138,71 @@ fn main() {
     // End of input: keep serving peers, so the node works in the background and in scripts.
     loop {
         std::thread::park();
+    }
+}
+
+/// Runs a lab scenario (see `peerchain::lab`); returns the exit code: 2 for a scenario that
+/// is wrong (one line naming the field), 1 if the run itself failed.
+fn run_lab(args: cli::LabArgs) -> i32 {
+    use peerchain::lab;
+    let scenario = match lab::load(&args.scenario) {
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("peerchain lab: {e}");
+            return 2;
+        }
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::Path::new("target/lab").join(&scenario.name));
+    let options = lab::Options {
+        seed: args.seed,
+        blocks: args.blocks,
+        trials: args.trials,
+        out: Some(out.clone()),
+    };
+    say!("lab {}: {}", scenario.name, scenario.about);
+    if !scenario.reference.is_empty() {
+        say!("reference: {}", scenario.reference);
+    }
+    let mut http: Option<peerchain::app::http::HttpServer> = None;
+    let mut watch = |net: &lab::net::Net| {
+        let Some(addr) = args.http else { return };
+        drop(http.take());
+        let Some(member) = net.members.iter().find(|m| m.node.is_some()) else {
+            return;
+        };
+        let node = Arc::clone(member.node.as_ref().expect("found running"));
+        // The previous point's server may hold the port for a moment.
+        for _ in 0..50 {
+            if let Ok(listener) = TcpListener::bind(addr) {
+                http = peerchain::app::api::start(listener, Arc::clone(&node)).ok();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        match &http {
+            Some(_) => say!(
+                "network page of lab node {}: http://{addr}/network",
+                member.name
+            ),
+            None => say!("[!] cannot serve HTTP on {addr}"),
+        }
+    };
+    let mut progress = |line: &str| say!("{line}");
+    match lab::run(&scenario, &options, &mut progress, &mut watch) {
+        Ok(_) => {
+            say!(
+                "report written to {}/report.json and report.csv",
+                out.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("peerchain lab: {e}");
+            1
+        }
     }
 }
 

@@ -288,6 +288,18 @@ impl Node {
         )
     }
 
+    /// Starts a node like [`start_with_chain`](Self::start_with_chain), with `key` as its
+    /// identity and wallet: the lab keeps its nodes' keys, to sign the payments its attackers
+    /// double-spend and to bring a node back up as itself.
+    pub fn start_with_key(
+        listener: TcpListener,
+        config: Config,
+        chain: Blockchain,
+        key: SecretKey,
+    ) -> io::Result<Node> {
+        Node::launch(listener, config, chain, None, Vec::new(), key)
+    }
+
     /// Starts a node that keeps its chain in `store`, beginning with what was loaded from it
     /// (its chain, its peers to redial, and its key from `wallet.key`).
     pub fn start_with_store(
@@ -545,6 +557,12 @@ impl Node {
             all.sort_by_key(|(e, status)| (e.height, *status != block_tree::Status::Active));
             all
         })
+    }
+
+    /// When this node first saw block `hash` (in ms since 1970), if its block tree still
+    /// holds it: what the lab reads to measure propagation.
+    pub fn first_seen(&self, hash: &Hash) -> Option<u64> {
+        lock(&self.state().tree).first_seen(hash)
     }
 
     /// The last reorganizations (at most 100), oldest first.

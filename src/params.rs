@@ -1,9 +1,12 @@
-//! The two built-in networks and their chain parameters.
+//! The three built-in networks and their chain parameters.
 //!
 //! A network is identified by its genesis hash: nodes with different geneses refuse each other
 //! at the handshake. `main` has a real proof of work (difficulty 20, about a million hashes a
 //! block) and ten-second blocks; `regtest` is for tests and quick classroom demos, where a block
-//! costs a couple of hashes.
+//! costs a couple of hashes; `lab` is regtest with its difficulty pinned, for the lab (see
+//! [`crate::lab`]), which finds blocks many times a second: regtest would retarget upwards
+//! every ten blocks, and blocks of different difficulty carry different work, while the papers
+//! the lab checks count blocks, all of equal work.
 //!
 //! Bitcoin retargets every 2016 blocks towards ten minutes; our numbers are small so that a
 //! student sees difficulty move within a minute of mining.
@@ -15,7 +18,7 @@ use crate::block::Block;
 use std::fmt;
 use std::str::FromStr;
 
-/// Timestamp of both genesis blocks: Bitcoin's genesis time, in milliseconds.
+/// Timestamp of every genesis block: Bitcoin's genesis time, in milliseconds.
 pub const GENESIS_TIMESTAMP: u64 = 1_231_006_505_000;
 
 /// Which chain a node follows.
@@ -25,6 +28,8 @@ pub enum Network {
     Main,
     /// Easy proof of work for tests and demos.
     Regtest,
+    /// Regtest's rules with a fixed difficulty of 8 (256 hashes a block): the lab's network.
+    Lab,
 }
 
 /// The numbers that define a network's consensus.
@@ -86,6 +91,25 @@ static REGTEST: Params = Params {
     halving_interval: 150,
 };
 
+static LAB: Params = Params {
+    network: Network::Lab,
+    genesis_data: "peerchain lab",
+    genesis_difficulty: 8,
+    genesis_nonce: GENESIS_NONCE_LAB,
+    target_block_ms: 1_000,
+    retarget_interval: 10,
+    // min = max: retargeting can never move it.
+    min_difficulty: 8,
+    max_difficulty: 8,
+    max_future_drift_ms: 120_000,
+    max_data_items: 256,
+    max_data_bytes: 65_536,
+    // A lab run mines tens of thousands of blocks; the subsidy should not run out.
+    halving_interval: 210_000,
+};
+
+const GENESIS_NONCE_LAB: u64 = 26;
+
 impl Params {
     /// The new coins the block at `height` may create: 50 coins, halved every
     /// `halving_interval` blocks, and 0 after 64 halvings (as Bitcoin's `GetBlockSubsidy`).
@@ -105,6 +129,7 @@ impl Network {
         match self {
             Network::Main => &MAIN,
             Network::Regtest => &REGTEST,
+            Network::Lab => &LAB,
         }
     }
 
@@ -113,6 +138,7 @@ impl Network {
         match self {
             Network::Main => "main",
             Network::Regtest => "regtest",
+            Network::Lab => "lab",
         }
     }
 
@@ -144,8 +170,9 @@ impl FromStr for Network {
         match s {
             "main" => Ok(Network::Main),
             "regtest" => Ok(Network::Regtest),
+            "lab" => Ok(Network::Lab),
             other => Err(format!(
-                "unknown network {other:?} (expected main or regtest)"
+                "unknown network {other:?} (expected main, regtest or lab)"
             )),
         }
     }
@@ -180,6 +207,13 @@ mod tests {
             "5b1165b203f6e0c93b615076ce58d8fb3c8bdde95987f16482281a623e7b3c59"
         );
         assert!(meets_difficulty(&regtest.hash, regtest.difficulty));
+
+        let lab = Network::Lab.genesis();
+        assert_eq!(
+            lab.hash.to_string(),
+            "008b83f2d04a585c3ef4f79d823479e0e1ae6b73e6172659d384f492c3de75db"
+        );
+        assert!(meets_difficulty(&lab.hash, lab.difficulty));
     }
 
     /// 50 coins, halving on schedule, and nothing after 64 halvings (where a plain shift
@@ -202,12 +236,12 @@ mod tests {
     /// Network names round-trip and unknown names are refused with a helpful message.
     #[test]
     fn network_names() {
-        for n in [Network::Main, Network::Regtest] {
+        for n in [Network::Main, Network::Regtest, Network::Lab] {
             assert_eq!(n.name().parse::<Network>().unwrap(), n);
         }
         assert!("testnet"
             .parse::<Network>()
             .unwrap_err()
-            .contains("main or regtest"));
+            .contains("main, regtest or lab"));
     }
 }

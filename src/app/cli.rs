@@ -11,6 +11,7 @@ use std::path::PathBuf;
 /// What `--help` prints, and what a bad command line prints after its error.
 pub const USAGE: &str = "\
 usage: peerchain <port> [peer ...] [options]
+       peerchain lab <scenario.json> [--seed N] [--blocks N] [--trials N] [--out DIR] [--http PORT]
 
   <port>         port to listen on, e.g. 8555
   [peer ...]     nodes to connect to: a port on this machine (8555) or host:port
@@ -25,7 +26,15 @@ options:
                  address for --http (default 127.0.0.1; --bind does not change it)
   --help         show this help
 
-example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8555";
+lab options (a whole network in one process; see tutorial/22-the-lab.md):
+  --seed N       another seed for the schedule than the file's
+  --blocks N     run N finds instead of the file's `blocks`
+  --trials N     run N attacks instead of the file's `double_spend.trials`
+  --out DIR      write report.json and report.csv to DIR (default target/lab/<name>)
+  --http PORT    serve the explorer and network page of one lab node on PORT
+
+example: cargo run -- 8555        then, in another terminal: cargo run -- 8556 8555
+         cargo run --release -- lab tutorial/lab/stale.json";
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +53,30 @@ pub struct Args {
     pub http: Option<SocketAddr>,
 }
 
+/// A parsed `lab` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--blocks`.
+    pub blocks: Option<u64>,
+    /// `--trials`.
+    pub trials: Option<u32>,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+    /// `--http`, on 127.0.0.1.
+    pub http: Option<SocketAddr>,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run a node.
     Run(Args),
+    /// Run a lab scenario.
+    Lab(LabArgs),
     /// Print the usage and exit successfully.
     Help,
 }
@@ -56,13 +84,17 @@ pub enum Command {
 /// Parses the arguments after the program name. The error says what is wrong, for a line
 /// above the usage.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "lab") {
+        args.next();
+        return parse_lab(args);
+    }
     let mut positional = Vec::new();
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut network = Network::Main;
     let mut data_dir = None;
     let mut http_port = None;
     let mut http_bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
@@ -119,6 +151,43 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     }))
 }
 
+/// Parses what follows `lab`.
+fn parse_lab(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
+        let value = value.ok_or(format!("{flag} needs a number"))?;
+        value
+            .parse()
+            .map_err(|_| format!("{flag}: {value:?} is not a number"))
+    }
+    let mut lab = LabArgs {
+        scenario: PathBuf::new(),
+        seed: None,
+        blocks: None,
+        trials: None,
+        out: None,
+        http: None,
+    };
+    let mut scenario = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--seed" => lab.seed = Some(number("--seed", args.next())?),
+            "--blocks" => lab.blocks = Some(number("--blocks", args.next())?),
+            "--trials" => lab.trials = Some(number("--trials", args.next())?),
+            "--out" => lab.out = Some(PathBuf::from(args.next().ok_or("--out needs a directory")?)),
+            "--http" => {
+                let port: u16 = number("--http", args.next())?;
+                lab.http = Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown lab option {flag}")),
+            _ if scenario.is_none() => scenario = Some(PathBuf::from(arg)),
+            _ => return Err(format!("lab takes one scenario file; {arg:?} is a second")),
+        }
+    }
+    lab.scenario = scenario.ok_or("lab needs a scenario file, e.g. tutorial/lab/stale.json")?;
+    Ok(Command::Lab(lab))
+}
+
 fn check_peer_syntax(peer: &str) -> Result<(), String> {
     let port = peer.rsplit_once(':').map_or(peer, |(_, port)| port);
     port.parse::<u16>()
@@ -132,6 +201,33 @@ mod tests {
 
     fn parse_strs(args: &[&str]) -> Result<Command, String> {
         parse(args.iter().map(|s| s.to_string()))
+    }
+
+    /// `lab` takes one file and its own options; mistakes are explained.
+    #[test]
+    fn parses_lab() {
+        let Command::Lab(lab) = parse_strs(&[
+            "lab", "x.json", "--seed", "3", "--trials", "10", "--http", "8080",
+        ])
+        .unwrap() else {
+            panic!("not a lab command");
+        };
+        assert_eq!(lab.scenario, PathBuf::from("x.json"));
+        assert_eq!(
+            (lab.seed, lab.trials, lab.blocks),
+            (Some(3), Some(10), None)
+        );
+        assert_eq!(lab.http.unwrap().port(), 8080);
+        assert!(parse_strs(&["lab"]).unwrap_err().contains("scenario file"));
+        assert!(parse_strs(&["lab", "a", "b"])
+            .unwrap_err()
+            .contains("second"));
+        assert!(parse_strs(&["lab", "a", "--seed", "x"])
+            .unwrap_err()
+            .contains("not a number"));
+        assert!(parse_strs(&["lab", "a", "--fast"])
+            .unwrap_err()
+            .contains("unknown lab option"));
     }
 
     /// The seed's two-terminal demo parses, options go anywhere, bad input is explained.

@@ -126,6 +126,11 @@ impl BlockTree {
         }
     }
 
+    /// When `hash` was first seen, if the tree holds it.
+    pub fn first_seen(&self, hash: &Hash) -> Option<u64> {
+        self.entries.get(hash).map(|e| e.first_seen_ms)
+    }
+
     /// Notes `header`, from `source`, as a block that broke `rule`.
     pub fn refused(&mut self, header: &Header, source: &str, now_ms: u64, rule: &str) {
         self.saw(header, source, now_ms, false);
