@@ -70,6 +70,15 @@ impl From<std::io::Error> for LabError {
     }
 }
 
+/// When [`run`] shows its caller a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Its nodes and links are up, nothing mined yet.
+    Started,
+    /// The run is over and reported; the nodes still run until the callback returns.
+    Finished,
+}
+
 /// What the command line may change about a scenario.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -91,12 +100,13 @@ pub fn load(path: &Path) -> Result<Scenario, LabError> {
 
 /// Runs every point of `scenario` with `options`, calling `progress` with a line now and
 /// then, and writes the reports if `options.out` says where. `watch` is called with each
-/// point's network once it is up (the `--http` page serves one of its nodes).
+/// point's network once it is up ([`Stage::Started`]: the `--http` page serves one of its
+/// nodes) and once its report is made ([`Stage::Finished`]: a test can sync from it).
 pub fn run(
     scenario: &Scenario,
     options: &Options,
     progress: &mut dyn FnMut(&str),
-    watch: &mut dyn FnMut(&Net),
+    watch: &mut dyn FnMut(&Net, Stage),
 ) -> Result<Vec<Report>, LabError> {
     let mut scenario = scenario.clone();
     if let Some(seed) = options.seed {
@@ -142,21 +152,22 @@ pub fn run_point(
     scenario: &Scenario,
     label: &str,
     progress: &mut dyn FnMut(&str),
-    watch: &mut dyn FnMut(&Net),
+    watch: &mut dyn FnMut(&Net, Stage),
 ) -> Result<Report, LabError> {
     let started = Instant::now();
     let mut rng = Rng::new(scenario.seed);
     let mut net = Net::start(scenario, &mut rng)?;
-    watch(&net);
+    watch(&net, Stage::Started);
     for p in &scenario.premine {
         if let Some(i) = scenario.index_of(&p.node) {
             for _ in 0..p.blocks {
                 net.mine(i);
             }
         }
+        // Every node has these before the next node premines on top of them.
+        net.converge(Duration::from_secs(10));
     }
-    net.converge(Duration::from_secs(10));
-    let mut records = Records::default();
+    let mut records = Records::since(crate::consensus::now_ms());
     let mut clock = Clock::new(scenario.interval_ms as f64, &mut rng);
 
     if let Some(ds) = &scenario.double_spend {
@@ -184,6 +195,7 @@ pub fn run_point(
         report.checks = checks;
         report.notes = notes;
         report.payments = outcome.payments;
+        watch(&net, Stage::Finished);
         return Ok(report);
     }
 
@@ -284,6 +296,7 @@ pub fn run_point(
     ));
     report.payments = payment_fates(&net, &records, payments);
     add_checks(&mut report, scenario, &net, &records, &pools);
+    watch(&net, Stage::Finished);
     Ok(report)
 }
 

@@ -167,8 +167,10 @@ fn run_lab(args: cli::LabArgs) -> i32 {
         say!("reference: {}", scenario.reference);
     }
     let mut http: Option<peerchain::app::http::HttpServer> = None;
-    let mut watch = |net: &lab::net::Net| {
-        let Some(addr) = args.http else { return };
+    let mut watch = |net: &lab::net::Net, stage: lab::Stage| {
+        let Some(addr) = args.http.filter(|_| stage == lab::Stage::Started) else {
+            return;
+        };
         drop(http.take());
         let Some(member) = net.members.iter().find(|m| m.node.is_some()) else {
             return;

@@ -40,9 +40,19 @@ pub struct Records {
     reorgs: BTreeMap<(usize, u64, Hash), u64>,
     /// How late each find came against the schedule, in ms.
     pub slips_ms: Vec<f64>,
+    /// Reorganizations before this (the premine's) are not the run's.
+    start_ms: u64,
 }
 
 impl Records {
+    /// Records for a run whose clock starts at `start_ms` (ms since 1970).
+    pub fn since(start_ms: u64) -> Records {
+        Records {
+            start_ms,
+            ..Records::default()
+        }
+    }
+
     /// Notes `block`, just mined by member `miner`, `slip_ms` after its scheduled time.
     pub fn found(&mut self, net: &Net, miner: usize, block: &Block, slip_ms: f64) {
         let found_ms = net
@@ -82,7 +92,11 @@ impl Records {
         }
         for (i, member) in net.members.iter().enumerate() {
             if let Some(node) = &member.node {
-                for r in node.reorgs() {
+                for r in node
+                    .reorgs()
+                    .into_iter()
+                    .filter(|r| r.at_ms >= self.start_ms)
+                {
                     self.reorgs.insert((i, r.at_ms, r.new_tip), r.depth);
                 }
             }
