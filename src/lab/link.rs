@@ -454,3 +454,128 @@ impl Gate {
 fn trim(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::Block;
+    use crate::crypto::keys::SecretKey;
+    use crate::params::Network;
+
+    /// A target that answers each line with the same line.
+    fn echo() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    let mut writer = stream.try_clone().unwrap();
+                    for line in BufReader::new(stream).lines() {
+                        let Ok(line) = line else { return };
+                        if writeln!(writer, "{line}").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn settings(ms: u64) -> LinkSettings {
+        LinkSettings {
+            to_target: Duration::from_millis(ms),
+            to_dialer: Duration::from_millis(ms),
+            jitter: Duration::ZERO,
+            bytes_per_sec: None,
+        }
+    }
+
+    /// A line takes the link's delay each way: an echo through a 40 ms link comes back after
+    /// at least 80 ms, and in order.
+    #[test]
+    fn lines_wait_their_delay_in_order() {
+        let link = Link::open(echo(), settings(40), None, None, 1).unwrap();
+        let mut stream = TcpStream::connect(link.addr()).unwrap();
+        let started = Instant::now();
+        stream.write_all(b"one\ntwo\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "one\n");
+        assert!(
+            started.elapsed() >= Duration::from_millis(80),
+            "{:?}",
+            started.elapsed()
+        );
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "two\n");
+    }
+
+    /// A cut link closes its connection and refuses new ones until healed.
+    #[test]
+    fn a_cut_closes_and_refuses_until_healed() {
+        let link = Link::open(echo(), settings(0), None, None, 1).unwrap();
+        let stream = TcpStream::connect(link.addr()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !link.is_connected() {
+            assert!(Instant::now() < deadline, "the link never connected");
+            thread::sleep(Duration::from_millis(2));
+        }
+        link.cut();
+        let mut line = String::new();
+        let read = BufReader::new(&stream).read_line(&mut line);
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "the cut closed it: {read:?}"
+        );
+        let again = TcpStream::connect(link.addr()).unwrap();
+        let read = BufReader::new(&again).read_line(&mut line);
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "refused while cut: {read:?}"
+        );
+        link.heal();
+        let mut healed = TcpStream::connect(link.addr()).unwrap();
+        healed.write_all(b"back\n").unwrap();
+        BufReader::new(&healed).read_line(&mut line).unwrap();
+        assert_eq!(line, "back\n");
+    }
+
+    /// A holding gate drops the owner's block, trims its header from an answer, and passes
+    /// the block once published; a deaf gate empties answers rather than dropping them.
+    #[test]
+    fn a_gate_holds_the_owners_blocks() {
+        let key = SecretKey::generate();
+        let owner = Address::of(&key.public_key());
+        let mut chain = crate::chain::Blockchain::new(Network::Lab);
+        let template = chain
+            .template(Vec::new(), owner, chain.tip().timestamp + 1)
+            .unwrap();
+        let block: Block = crate::miner::mine(template, &AtomicBool::new(false)).unwrap();
+        chain.append(block.clone()).unwrap();
+        let genesis = chain.block(0).unwrap().header();
+        let gate = Gate::new(owner);
+        let line = |m: Message| m.encode();
+        // Open: everything passes.
+        assert!(gate.outbound(line(Message::Block(block.clone()))).is_some());
+        gate.hold_above(0);
+        gate.mined(block.hash);
+        assert_eq!(gate.outbound(line(Message::Block(block.clone()))), None);
+        let headers = Message::Headers(vec![genesis.clone(), block.header()]);
+        assert_eq!(
+            gate.outbound(line(headers)),
+            Some(Message::Headers(vec![genesis.clone()]).encode())
+        );
+        gate.publish([block.hash]);
+        assert!(gate.outbound(line(Message::Block(block.clone()))).is_some());
+        gate.deafen(true);
+        assert_eq!(gate.inbound(line(Message::Block(block.clone()))), None);
+        assert_eq!(
+            gate.inbound(line(Message::Blocks(vec![block]))),
+            Some(Message::Blocks(Vec::new()).encode())
+        );
+        assert!(gate.inbound(line(Message::GetPeers)).is_some());
+    }
+}
