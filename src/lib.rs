@@ -7,7 +7,7 @@
 //! # Layout
 //!
 //! Three layers, each a place in the tree, each using only the ones below it (as rust-bitcoin
-//! keeps `blockdata`, `consensus` and `network` apart):
+//! keeps `blockdata`, `consensus` and `network` apart), and the lab beside the App on top:
 //!
 //! ```text
 //! src/app.rs  + src/app/    the App: command line, console, HTTP API, explorer page
@@ -16,8 +16,10 @@
 //! src/*.rs                  the core: blocks, rules, chain, money, disk; no threads for peers
 //! ```
 //!
-//! Nothing at the root imports `node` or `app`, and `node` does not import `app`: the core can
-//! be tested with no socket, and the node with no App.
+//! Nothing at the root imports `node`, `app` or `lab`, `node` imports neither of those two,
+//! and `app` and `lab` do not import each other (the binary, `src/main.rs`, uses both): the
+//! core can be tested with no socket, the node with no App, and the lab runs the node as it
+//! is.
 //!
 //! ## The core
 //!
@@ -64,6 +66,14 @@
 //! queue), `session` (one connection's life: handshake, the dispatch `match`, catching up),
 //! `state` (what the threads share), `chain_state` (the `Arc<Mutex<Blockchain>>` and the duties
 //! every change brings), `peer_table`, `address_book` and `config`.
+//!
+//! ## The lab
+//!
+//! [`lab`]: a whole network of real nodes in one process, for experiments (chapters 22 and
+//! 23): `scenario` (the file), `net` (the nodes), `link` (a relay per link with delay,
+//! bandwidth and cuts, and an attacker's gate), `schedule` (who finds the next block, when),
+//! `selfish` and `double_spend` (the attackers' minds), `papers` (the published formulas) and
+//! `report`.
 //!
 //! ## The App
 //!

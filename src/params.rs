@@ -3,8 +3,8 @@
 //! A network is identified by its genesis hash: nodes with different geneses refuse each other
 //! at the handshake. `main` has a real proof of work (difficulty 20, about a million hashes a
 //! block) and ten-second blocks; `regtest` is for tests and quick classroom demos, where a block
-//! costs a couple of hashes; `lab` is regtest with its difficulty pinned, for the lab (see
-//! [`crate::lab`]), which finds blocks many times a second: regtest would retarget upwards
+//! costs a couple of hashes; `lab` is regtest with its difficulty pinned, for the lab
+//! (`src/lab.rs`, chapter 22), which finds blocks many times a second: regtest would retarget upwards
 //! every ten blocks, and blocks of different difficulty carry different work, while the papers
 //! the lab checks count blocks, all of equal work.
 //!
@@ -183,7 +183,7 @@ mod tests {
     use super::*;
     use crate::pow::meets_difficulty;
 
-    /// The genesis hashes are the network identities; if either drifts, nodes stop agreeing.
+    /// The genesis hashes are the network identities; if any drifts, nodes stop agreeing.
     #[test]
     fn genesis_hashes_are_fixed() {
         let main = Network::Main.genesis();
@@ -212,6 +212,10 @@ mod tests {
         assert_eq!(
             lab.hash.to_string(),
             "008b83f2d04a585c3ef4f79d823479e0e1ae6b73e6172659d384f492c3de75db"
+        );
+        assert_eq!(
+            lab.merkle_root.to_string(),
+            "f44c1d46a8cb4520a9892de18f3df220a63f07da9476b42f999b81a2613f51dc"
         );
         assert!(meets_difficulty(&lab.hash, lab.difficulty));
     }

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 
 /// The chapters, in order; each from 01 on has a checked exercise of the same name.
-const CHAPTERS: [&str; 22] = [
+const CHAPTERS: [&str; 24] = [
     "00-introduction",
     "01-blocks-and-hashes",
     "02-merkle-root",
@@ -28,6 +28,8 @@ const CHAPTERS: [&str; 22] = [
     "19-mempool",
     "20-http-api-and-explorer",
     "21-watching-the-network",
+    "22-the-lab",
+    "23-attacks",
 ];
 
 const APPENDICES: [&str; 2] = ["A-wire-protocol", "B-consensus-rules"];

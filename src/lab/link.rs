@@ -563,10 +563,10 @@ mod tests {
         gate.hold_above(0);
         gate.mined(block.hash);
         assert_eq!(gate.outbound(line(Message::Block(block.clone()))), None);
-        let headers = Message::Headers(vec![genesis.clone(), block.header()]);
+        let headers = Message::Headers(vec![genesis, block.header()]);
         assert_eq!(
             gate.outbound(line(headers)),
-            Some(Message::Headers(vec![genesis.clone()]).encode())
+            Some(Message::Headers(vec![genesis]).encode())
         );
         gate.publish([block.hash]);
         assert!(gate.outbound(line(Message::Block(block.clone()))).is_some());
