@@ -225,3 +225,62 @@ fn bad_scenarios_are_refused_by_field() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A node that goes down misses the blocks mined meanwhile, and catches up when it comes back
+/// up on its old port with its old chain: every node ends on one chain and its own blocks
+/// from before are still there.
+#[test]
+fn a_node_that_was_down_catches_up() {
+    let report = lab(
+        r#"{"name": "down-up", "interval_ms": 30, "blocks": 60,
+            "miners": [{"name": "sleepy", "share": 0.3}], "nodes": 2,
+            "links": {"latency_ms": 1},
+            "events": [{"at_ms": 600, "do": "down", "node": "sleepy"},
+                       {"at_ms": 1200, "do": "up", "node": "sleepy"}]}"#,
+        &mut |net| {
+            let sleepy = net.node(0).expect("up again");
+            let other = net.node(1).unwrap();
+            assert_eq!(sleepy.summary().tip, other.summary().tip);
+        },
+    );
+    assert!(report.converged);
+    assert!(
+        report.miners[0].in_chain > 0,
+        "its blocks from before survive"
+    );
+    assert!(
+        report.miners[0].found < 18,
+        "it found nothing while down: {}",
+        report.miners[0].found
+    );
+}
+
+/// A private miner with 60 % of the hash power, released at the end, replaces the honest
+/// chain: the honest nodes reorganize by the whole branch, and its blocks are most of the
+/// final chain.
+#[test]
+fn a_released_private_branch_wins_when_longer() {
+    let report = lab(
+        r#"{"name": "release", "interval_ms": 25, "blocks": 60,
+            "miners": [{"name": "eve", "share": 0.6, "behaviour": "private"}], "nodes": 2,
+            "links": {"latency_ms": 1},
+            "events": [{"at_ms": 1000000, "do": "release", "node": "eve"}]}"#,
+        &mut |_| {},
+    );
+    assert!(report.converged);
+    let eve = &report.miners[0];
+    assert!(
+        eve.chain_share > 0.9,
+        "eve's branch won: {}",
+        eve.chain_share
+    );
+    let deepest = *report
+        .reorgs_by_depth
+        .keys()
+        .max()
+        .expect("a reorganization");
+    assert!(
+        deepest >= 10,
+        "the honest nodes switched a long way: {deepest}"
+    );
+}

@@ -288,15 +288,24 @@ fn pump(shared: &Arc<Shared>, from: TcpStream, toward: Toward, queue: Sender<Due
                 break;
             }
         }
-        // The sender closed or failed: let the queue drain, then the writer closes its side.
-        drop(queue);
+        // The sender closed or failed: after the lines before it, the writer closes its side
+        // (an empty line, which a real one never is, since it holds at least its `\n`). Not
+        // by dropping the queue: the link keeps a copy of it to inject through.
+        let _ = queue.send(Due {
+            at: last_due,
+            line: Vec::new(),
+        });
     });
 }
 
-/// Writes each queued line to `to` when it is due; closes `to` once the queue ends.
+/// Writes each queued line to `to` when it is due; closes `to` at the empty line that says the
+/// other side closed.
 fn deliver(mut to: TcpStream, queue: Receiver<Due>) {
     thread::spawn(move || {
         for due in queue {
+            if due.line.is_empty() {
+                break;
+            }
             let wait = due.at.saturating_duration_since(Instant::now());
             if !wait.is_zero() {
                 thread::sleep(wait);
