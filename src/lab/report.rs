@@ -36,8 +36,9 @@ pub struct Found {
 pub struct Records {
     /// Every find, in order.
     pub found: Vec<Found>,
-    /// Reorganizations seen: (member, when, new tip) → depth.
-    reorgs: BTreeMap<(usize, u64, Hash), u64>,
+    /// Reorganizations seen: (member, when, new tip) → depth, and how long after the node
+    /// first heard of its new tip it switched.
+    reorgs: BTreeMap<(usize, u64, Hash), (u64, Option<u64>)>,
     /// How late each find came against the schedule, in ms.
     pub slips_ms: Vec<f64>,
     /// Reorganizations before this (the premine's) are not the run's.
@@ -97,7 +98,10 @@ impl Records {
                     .into_iter()
                     .filter(|r| r.at_ms >= self.start_ms)
                 {
-                    self.reorgs.insert((i, r.at_ms, r.new_tip), r.depth);
+                    let heard = node.first_seen(&r.new_tip);
+                    let delay = heard.map(|h| r.at_ms.saturating_sub(h));
+                    self.reorgs
+                        .insert((i, r.at_ms, r.new_tip), (r.depth, delay));
                 }
             }
         }
@@ -106,10 +110,23 @@ impl Records {
     /// How many reorganizations of each depth, over every node.
     pub fn reorgs_by_depth(&self) -> BTreeMap<u64, usize> {
         let mut by_depth = BTreeMap::new();
-        for depth in self.reorgs.values() {
+        for (depth, _) in self.reorgs.values() {
             *by_depth.entry(*depth).or_insert(0) += 1;
         }
         by_depth
+    }
+
+    /// How long after first hearing of the new tip each reorganization came, in ms, sorted:
+    /// switching branches takes a round trip of headers and one of blocks (chapter 9), where
+    /// a block that extends our tip is taken as it arrives.
+    pub fn switch_delays(&self) -> Vec<f64> {
+        let mut delays: Vec<f64> = self
+            .reorgs
+            .values()
+            .filter_map(|(_, d)| d.map(|d| d as f64))
+            .collect();
+        delays.sort_by(f64::total_cmp);
+        delays
     }
 
     /// The deepest reorganization at each member.
@@ -117,7 +134,7 @@ impl Records {
         self.reorgs
             .iter()
             .filter(|((m, _, _), _)| *m == member)
-            .map(|(_, d)| *d)
+            .map(|(_, (d, _))| *d)
             .max()
             .unwrap_or(0)
     }
@@ -270,6 +287,8 @@ pub struct Report {
     pub reorgs_by_depth: BTreeMap<u64, usize>,
     /// From a find to each other node's first sighting, honest miners' blocks, in ms.
     pub propagation_ms: Spread,
+    /// From first hearing of a new tip to switching to it, over every reorganization, in ms.
+    pub switch_ms: Spread,
     /// How late the finds came against the schedule, in ms.
     pub slip_ms: Spread,
     /// Each miner.
@@ -366,6 +385,7 @@ impl Report {
             },
             reorgs_by_depth: records.reorgs_by_depth(),
             propagation_ms: Spread::of_sorted(&delays),
+            switch_ms: Spread::of_sorted(&records.switch_delays()),
             slip_ms: Spread::of_sorted(&slips),
             miners,
             payments: Vec::new(),
@@ -419,6 +439,14 @@ impl Report {
             "propagation: p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms, mean {:.1} ms ({} sightings)",
             p.p50, p.p90, p.max, p.mean, p.samples
         );
+        let w = &self.switch_ms;
+        if w.samples > 0 {
+            let _ = writeln!(
+                out,
+                "switching branches: p50 {:.0} ms, p90 {:.0} ms after first hearing of the new tip ({} reorganizations)",
+                w.p50, w.p90, w.samples
+            );
+        }
         let s = &self.slip_ms;
         let _ = writeln!(
             out,
