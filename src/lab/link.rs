@@ -11,7 +11,7 @@
 //! interface (what Warnet uses) gives those.
 //!
 //! A link may carry a [`Gate`]: the firewall of an attacker's node, which holds back the
-//! blocks that node mines until the attacker releases them (see [`crate::lab::behaviour`]).
+//! blocks that node mines until the attacker releases them (see [`crate::lab::selfish`] and [`crate::lab::double_spend`]).
 
 use crate::hash::Hash;
 use crate::message::{Message, MAX_LINE_BYTES};

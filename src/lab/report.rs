@@ -498,7 +498,7 @@ impl Report {
         out
     }
 
-    /// The CSV header matching [`csv_row`](Self::csv_row).
+    /// The CSV header matching [`csv_rows`](Self::csv_rows).
     pub const CSV_HEADER: &'static str = "scenario,point,seed,interval_ms,nodes,found,stale,stale_rate,propagation_p50_ms,propagation_p90_ms,propagation_mean_ms,slip_mean_ms,converged,check,measured,model,low,high,inside";
 
     /// One CSV row for each check (or one row without one).
