@@ -317,6 +317,30 @@ impl Scenario {
         if self.interval_ms == 0 {
             return Err(bad("interval_ms", "must be at least 1"));
         }
+        if self.interval_ms > 3_600_000 {
+            return Err(bad("interval_ms", "at most 3600000 (an hour)"));
+        }
+        let delays = [
+            ("links.latency_ms", Some(self.links.latency_ms)),
+            ("links.jitter_ms", Some(self.links.jitter_ms)),
+        ]
+        .into_iter()
+        .chain(
+            self.miners
+                .iter()
+                .map(|m| ("miners[].latency_ms", m.latency_ms)),
+        );
+        for (field, ms) in delays {
+            if ms.is_some_and(|ms| ms > 60_000) {
+                return Err(bad(field, "at most 60000 (a minute)"));
+            }
+        }
+        if self.links.bandwidth_kbps > 10_000_000 {
+            return Err(bad(
+                "links.bandwidth_kbps",
+                "at most 10000000 (10 GB/s; 0 for no limit)",
+            ));
+        }
         if self.double_spend.is_none() && self.blocks == 0 {
             return Err(bad("blocks", "must be at least 1 (how many finds to run)"));
         }
@@ -457,6 +481,18 @@ impl Scenario {
                     "the attacker cannot be its own merchant",
                 ));
             }
+            if plan[a].behaviour != Behaviour::Private {
+                return Err(bad(
+                    "double_spend.attacker",
+                    format!("{:?} needs \"behaviour\": \"private\"", ds.attacker),
+                ));
+            }
+            if !self.events.is_empty() {
+                return Err(bad(
+                    "events",
+                    "a double-spend run makes its own payments and releases; it takes no events",
+                ));
+            }
             if ds.confirmations == 0 || ds.confirmations > 20 {
                 return Err(bad("double_spend.confirmations", "must be 1 to 20"));
             }
@@ -577,6 +613,13 @@ mod tests {
                 "events": [{"do": "heal", "at_ms": 5, "nodes": []}]}"#
         )
         .contains("unknown field `nodes`"));
+        assert!(refused(
+            r#"{"name": "t", "interval_ms": 1, "nodes": 1,
+                "miners": [{"name": "eve", "share": 0.3}, {"name": "mia", "share": 0}],
+                "double_spend": {"attacker": "eve", "merchant": "mia", "confirmations": 1,
+                                 "trials": 5}}"#
+        )
+        .contains("field `double_spend.attacker`: \"eve\" needs \"behaviour\": \"private\""));
     }
 
     /// A sweep runs every combination, each labelled.
