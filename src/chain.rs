@@ -553,11 +553,19 @@ impl Blockchain {
                 our_work,
             });
         }
+        // A branch that began below blocks we took since (from another peer) brings those
+        // same blocks again: they go off and come back, and are neither replaced nor added.
+        let shared = branch
+            .bodies()
+            .iter()
+            .zip(self.blocks[fork as usize + 1..].iter())
+            .take_while(|(theirs, ours)| theirs.hash == ours.hash)
+            .count();
         let (undos, changes) = self.spend_branch(fork, branch.bodies())?;
         let bodies = branch.advance();
-        let added = bodies.len();
+        let added = bodies.len() - shared;
         self.switch(fork, bodies, undos, changes);
-        Ok(self.switched(old_tip, depth, added))
+        Ok(self.switched(old_tip, depth - shared as u64, added))
     }
 }
 
@@ -745,6 +753,41 @@ mod tests {
         ));
         assert!(ours.mempool().get(&pay.txid).is_some());
         assert_eq!(ours.mempool().len(), 1);
+    }
+
+    /// A branch whose first blocks we took meanwhile (from another peer) reorganizes only the
+    /// blocks that really change: those shared are neither taken off nor added in the count.
+    #[test]
+    fn a_branch_we_partly_took_counts_only_what_changes() {
+        let shared = chain(5);
+        let mut theirs = shared.clone();
+        mine_blocks(&mut theirs, 6, T, "theirs");
+        let mut ours = shared;
+        // The branch starts at our tip, 5, and brings blocks 6 to 11.
+        let headers: Vec<Header> = theirs.blocks()[6..].iter().map(Block::header).collect();
+        let (from, mut branch) = ours.fork_for(&headers).unwrap();
+        assert_eq!(from, 0);
+        branch
+            .add_bodies(theirs.blocks()[6..].to_vec(), crate::consensus::now_ms())
+            .unwrap();
+        // Meanwhile we take their 6 and 7 from someone else, then mine 8 and 9 of our own.
+        for block in &theirs.blocks()[6..8] {
+            ours.append(block.clone()).unwrap();
+        }
+        mine_blocks(&mut ours, 2, T, "ours");
+        let outcome = ours.connect_branch(&mut branch).unwrap();
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Reorganized {
+                    depth: 2,
+                    added: 4,
+                    ..
+                }
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(ours.tip().hash, theirs.tip().hash);
     }
 
     /// `headers_after` answers `get_headers` as `blocks_after` answers `get_blocks`: the

@@ -130,7 +130,8 @@ pub fn run(
     Ok(reports)
 }
 
-/// Writes `report.json` (every point, in full) and `report.csv` (a row per check).
+/// Writes `report.json` (every point, in full) and `report.csv` (a row per point and check:
+/// one per point, since each point has at most one check).
 pub fn write_reports(dir: &Path, reports: &[Report]) -> Result<(), LabError> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(reports).map_err(std::io::Error::other)?;
@@ -320,6 +321,8 @@ fn settle(
         let miner = rng.pick(&shares);
         if let Some(block) = net.mine(miner) {
             records.found(net, miner, &block, slip);
+            // Neither the block nor its slip is the run's.
+            records.slips_ms.pop();
             if let Some(last) = records.found.last_mut() {
                 last.counted = false;
             }
@@ -447,6 +450,7 @@ fn add_checks(
         let expected: f64 = records
             .found
             .iter()
+            .filter(|f| f.counted)
             .map(|f| papers::stale_rate(d, t, net.members[f.miner].share))
             .sum::<f64>()
             / report.found as f64;

@@ -172,7 +172,10 @@ fn run_lab(args: cli::LabArgs) -> i32 {
             return;
         };
         drop(http.take());
-        let Some(member) = net.members.iter().find(|m| m.node.is_some()) else {
+        // An honest node's view: an attacker's own page would show its private branch.
+        let honest = |m: &&lab::net::Member| m.behaviour == lab::scenario::Behaviour::Honest;
+        let running = net.members.iter().filter(|m| m.node.is_some());
+        let Some(member) = running.clone().find(honest).or(running.clone().next()) else {
             return;
         };
         let node = Arc::clone(member.node.as_ref().expect("found running"));

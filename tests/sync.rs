@@ -201,3 +201,33 @@ fn serving_big_blocks_does_not_hold_the_chain() {
         "a latest_block took {slowest:?} while another peer pulled big blocks"
     );
 }
+
+/// A peer that never answers our `get_headers` but keeps talking does not stop us syncing
+/// from it for good: after the request timeout its next announcement makes us ask again.
+#[test]
+fn an_unanswered_request_is_asked_again() {
+    let (ours, theirs) = rival_chains(20, 30);
+    let mut config = config();
+    config.request_timeout = std::time::Duration::from_millis(300);
+    let node = start_with(config, ours);
+    let mut peer = RawPeer::connect(&node);
+    peer.handshake();
+    let ask = |peer: &mut RawPeer| {
+        peer.send(&Message::Block(theirs.tip().clone()));
+        peer.recv_until(|m| match m {
+            Message::GetHeaders(request) => Some(request.locator),
+            _ => None,
+        })
+    };
+    ask(&mut peer);
+    // No answer; the node would wait a ping interval (30 s) before asking again.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let locator = ask(&mut peer);
+    let headers = theirs.headers_after(&locator, 2_000).to_vec();
+    peer.send(&Message::Headers(headers));
+    let request = peer.recv_until(|m| match m {
+        Message::GetBlocks(request) => Some(request),
+        _ => None,
+    });
+    assert!(!request.locator.is_empty());
+}

@@ -356,9 +356,19 @@ pub fn checks(outcome: &Outcome, q: f64, z: u32) -> (Vec<Check>, Vec<String>) {
         decided,
         "Rosenfeld 2014, exact",
     );
+    let why: Vec<String> = outcome
+        .why_unsettled
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect();
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", why.join(", "))
+    };
     let notes = vec![format!(
-        "attacks: {} succeeded, {} failed, {} unsettled {:?}; Nakamoto's approximation {nakamoto:.4}",
-        outcome.successes, outcome.failures, outcome.unsettled, outcome.why_unsettled
+        "attacks: {} succeeded, {} failed, {} unsettled{why}; Nakamoto's approximation {nakamoto:.4}",
+        outcome.successes, outcome.failures, outcome.unsettled
     )];
     (vec![check], notes)
 }

@@ -399,6 +399,10 @@ impl Gate {
                     .is_some_and(|cb| cb.outputs.iter().any(|o| o.address == self.owner)))
     }
 
+    /// A header has no coinbase to show whose block it is, so only blocks the lab noted as
+    /// the owner's ([`mined`](Self::mined)) are held. That is enough: peers ask for headers
+    /// only after a release, which the lab's thread makes after noting every block it had
+    /// the node mine.
     fn holds_header(state: &GateState, hash: &Hash) -> bool {
         state.holding.is_some() && state.own.contains(hash) && !state.published.contains(hash)
     }

@@ -66,21 +66,29 @@ pub struct Net {
     config: Config,
 }
 
-/// The settings of a lab node.
-pub fn lab_config() -> Config {
+/// The settings of a lab node whose links take at most `max_latency_ms` each way.
+pub fn lab_config(max_latency_ms: u64) -> Config {
     let mut config = Config::new(Network::Lab);
     config.log = false;
     // Dial the links the lab gives, nothing else.
     config.target_outbound = 0;
     config.max_peers = 256;
     config.max_handshakes = 256;
+    // Blocks come many times a second: a lost sync answer should cost a few blocks' time,
+    // not ten seconds, but a round trip must fit.
+    config.request_timeout = Duration::from_millis(2_000 + 4 * max_latency_ms);
     config
 }
 
 impl Net {
     /// Starts the scenario's nodes and links, and waits until every link is up.
     pub fn start(scenario: &Scenario, rng: &mut Rng) -> std::io::Result<Net> {
-        let config = lab_config();
+        let slowest = scenario.miners.iter().filter_map(|m| m.latency_ms);
+        let max_latency = slowest
+            .chain([scenario.links.latency_ms + scenario.links.jitter_ms])
+            .max()
+            .unwrap_or(0);
+        let config = lab_config(max_latency);
         let plan = scenario.plan();
         let mut members = Vec::new();
         for node in &plan {

@@ -204,6 +204,8 @@ pub struct MinerLine {
     pub in_chain: usize,
     /// Its part of the final chain's blocks found during the run.
     pub chain_share: f64,
+    /// The deepest reorganization of its node's chain during the run.
+    pub deepest_reorg: u64,
 }
 
 /// A payment and what became of it.
@@ -365,6 +367,7 @@ impl Report {
                     found: mine.len(),
                     in_chain: kept,
                     chain_share: kept as f64 / chain_blocks as f64,
+                    deepest_reorg: records.deepest_reorg(i),
                 }
             })
             .collect();
@@ -457,13 +460,14 @@ impl Report {
             if m.found > 0 || m.share > 0.0 {
                 let _ = writeln!(
                     out,
-                    "  {:<8} {:<8} share {:>5.1} %  found {:>5}  in chain {:>5}  = {:>5.1} % of the chain",
+                    "  {:<8} {:<8} share {:>5.1} %  found {:>5}  in chain {:>5}  = {:>5.1} % of the chain; deepest reorganization {}",
                     m.name,
                     m.behaviour,
                     100.0 * m.share,
                     m.found,
                     m.in_chain,
-                    100.0 * m.chain_share
+                    100.0 * m.chain_share,
+                    m.deepest_reorg
                 );
             }
         }

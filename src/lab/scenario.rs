@@ -1,6 +1,6 @@
 //! A scenario file: the network to build, who mines, what happens when, and what to measure.
 //!
-//! One JSON object (see `tutorial/lab/*.json` and chapter 23 for every field). Unknown fields
+//! One JSON object (see `tutorial/lab/*.json` and chapter 22 for every field). Unknown fields
 //! are refused, so a typo is an error, not a silent default; every other mistake is refused
 //! with the field's name before a single node starts.
 

@@ -34,7 +34,7 @@ pub struct Pool {
     pub gamma_hits: usize,
     /// See `gamma_hits`.
     pub gamma_misses: usize,
-    /// Blocks published, and how many publications.
+    /// Blocks published so far.
     pub published: usize,
 }
 

@@ -31,6 +31,10 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// A message not fully written within this long closes the connection (10 s).
     pub write_timeout: Duration,
+    /// A sync request (`get_headers`, `get_blocks`) the peer has not answered within this long
+    /// is forgotten, so the peer's next announcement can ask again (10 s). A busy peer is
+    /// never quiet long enough for the ping interval to do it.
+    pub request_timeout: Duration,
     /// At most this many handshaken connections (32).
     pub max_peers: usize,
     /// At most this many inbound connections in their handshake; a new one past it pushes out
@@ -67,6 +71,7 @@ impl Config {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
             write_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
             max_peers: MAX_PEERS,
             max_handshakes: MAX_HANDSHAKES,
             target_outbound: TARGET_OUTBOUND,

@@ -125,6 +125,10 @@ impl Session {
                 Ok(Some(message)) => {
                     self.last_heard = Instant::now();
                     self.state.peers.heard_from(self.id, self.last_heard);
+                    // An answer that never came must not block sync from this peer for good.
+                    // (One way: its answer was a single header of our own chain, which reads
+                    // as a tip notice, appendix A.)
+                    self.sync.expire_request(self.state.config.request_timeout);
                     self.handle(message)?;
                 }
                 Ok(None) => return Err(Close::Quiet("peer closed the connection".into())),

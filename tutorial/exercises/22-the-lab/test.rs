@@ -30,3 +30,18 @@ fn an_isolated_miner_loses_its_blocks() {
     );
     assert!(report.converged, "one chain after the heal");
 }
+
+/// Isolating a node that does not exist is refused, naming the field.
+#[test]
+fn isolating_an_unknown_node_is_refused() {
+    let refused = Scenario::parse(
+        r#"{"name": "isolate", "interval_ms": 40, "blocks": 8, "nodes": 2,
+            "events": [{"at_ms": 100, "do": "isolate", "node": "zed"}]}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("field `events[0].node`: no node is named \"zed\""),
+        "{refused}"
+    );
+}
