@@ -201,14 +201,11 @@ pub fn run_point(
     }
 
     // Private miners hold and hear nothing until released; selfish ones get a mind.
-    for (i, member) in net.members.iter().enumerate() {
+    for member in &net.members {
         if member.behaviour == Behaviour::Private {
             if let (Some(gate), Some(node)) = (&member.gate, &member.node) {
-                gate.hold_above(node.summary().height);
-                gate.deafen(true);
-                gate.quiet_txs(true);
+                gate.go_private(node.summary().height);
             }
-            let _ = i;
         }
     }
     let mut pools: Vec<Pool> = (0..net.members.len())
@@ -352,9 +349,7 @@ fn apply(
         Event::Release { node, .. } => {
             let i = index(node);
             if let Some(gate) = &net.members[i].gate {
-                gate.open();
-                gate.deafen(false);
-                gate.quiet_txs(false);
+                gate.go_public();
             }
             if let Some(tip) = net.node(i).and_then(|n| n.block(n.summary().height)) {
                 net.announce(i, &tip);

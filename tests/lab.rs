@@ -143,7 +143,7 @@ fn double_spends_succeed_as_rosenfeld_says() {
 #[test]
 fn selfish_mining_beats_its_share() {
     let report = lab(
-        r#"{"name": "selfish-short", "interval_ms": 50, "blocks": 400, "nodes": 3,
+        r#"{"name": "selfish-short", "interval_ms": 35, "blocks": 400, "nodes": 3,
             "miners": [{"name": "pool", "share": 0.45, "behaviour": "selfish",
                         "latency_ms": 1}],
             "links": {"latency_ms": 0}}"#,

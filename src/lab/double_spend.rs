@@ -158,9 +158,7 @@ pub fn run(
         }
         // 1 and 2: go private, pre-mine one block.
         let mut fork = attacker.summary().height;
-        gate.hold_above(fork);
-        gate.deafen(true);
-        gate.quiet_txs(true);
+        gate.go_private(fork);
         loop {
             let Some((miner, _)) = next_find(net, clock, rng, records, &shares) else {
                 return outcome;
@@ -312,9 +310,7 @@ fn release(net: &Net, a: usize, clock: &mut Clock, theft: &Hash, m: usize) -> bo
             .gate
             .as_ref()
             .expect("an attacker has a gate");
-        gate.open();
-        gate.deafen(false);
-        gate.quiet_txs(false);
+        gate.go_public();
         if let Some(tip) = net.node(a).and_then(|n| n.block(n.summary().height)) {
             net.announce(a, &tip);
         }
@@ -331,9 +327,7 @@ fn end_attack(net: &Net, a: usize, clock: &mut Clock) {
             .gate
             .as_ref()
             .expect("an attacker has a gate");
-        gate.open();
-        gate.deafen(false);
-        gate.quiet_txs(false);
+        gate.go_public();
         net.tell_tips(a);
         net.converge(Duration::from_secs(10));
     });

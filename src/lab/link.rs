@@ -368,6 +368,24 @@ impl Gate {
         state.published.clear();
     }
 
+    /// Goes private, all three at once: holds the node's blocks above `height`, and the
+    /// node hears and tells nothing (a `private` miner, a double-spend attacker).
+    pub fn go_private(&self, height: u64) {
+        let mut state = lock(&self.state);
+        state.holding = Some(height);
+        state.deaf = true;
+        state.quiet_txs = true;
+    }
+
+    /// Goes public again: every held block may leave, and the node hears and tells as any
+    /// node does.
+    pub fn go_public(&self) {
+        self.open();
+        let mut state = lock(&self.state);
+        state.deaf = false;
+        state.quiet_txs = false;
+    }
+
     /// Stops (or restarts) the node hearing blocks and transactions from its peers.
     pub fn deafen(&self, on: bool) {
         lock(&self.state).deaf = on;
