@@ -413,7 +413,8 @@ pub fn check_block(
 
 /// A block that passed every rule it can be checked against alone: the header's
 /// ([`check_header_alone`]) and the body's ([`check_body`]: sizes, merkle root, transaction
-/// shapes and every signature). Only [`verify_block`] makes one, and
+/// shapes and every signature). Only [`verify_block`] makes one (and, for the blocks this node
+/// checked before it wrote them, the store's loader, see [`verify_own_block`]), and
 /// [`Blockchain::append_verified`](crate::chain::Blockchain::append_verified) takes only this,
 /// so the costly checks are sure to have run, outside the chain lock, before it is taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -439,6 +440,16 @@ pub fn verify_block(
 ) -> Result<VerifiedBlock, ChainError> {
     check_header_alone(&block.header(), params, now)?;
     check_body(&block, params)?;
+    Ok(VerifiedBlock(block))
+}
+
+/// [`verify_block`] without the signatures, for a block this node checked in full before it
+/// wrote it to its own data directory: only the store's loader may call it, and only below a
+/// mark this node's key made (see `store/mark.rs`). Everything else, the proof of work, the
+/// merkle root and the txids that commit to those signatures included, is checked again.
+pub(crate) fn verify_own_block(block: Block, params: &Params) -> Result<VerifiedBlock, ChainError> {
+    check_header_alone(&block.header(), params, None)?;
+    check_body_shape(&block, params)?;
     Ok(VerifiedBlock(block))
 }
 

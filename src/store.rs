@@ -8,6 +8,7 @@
 //! DIR/main/LOCK              empty; locked while a node uses the directory
 //! DIR/main/wallet.key        the node's secret key, 64 hex digits (mode 0600), never rewritten
 //! DIR/main/wallet.address    the address of that key: a changed or missing key is refused
+//! DIR/main/verified          the verified mark: how far this node checked every signature
 //! DIR/regtest/...            the same for regtest, so the two networks never mix
 //! ```
 //!
@@ -24,6 +25,9 @@
 //! - **Any other damage** stops the node with the file, line and rule, and the file is left
 //!   exactly as it was. We never overwrite what we could not read. That includes a last line
 //!   that ends in `\n` but is not a block: a bit flip is damage, not a torn write.
+//! - **A restart trusts only what this node wrote:** the signatures of the blocks up to the
+//!   verified mark (`mark.rs`) are not checked again, if the mark's tag was made with this node's
+//!   key and the block at its height has its hash; every other rule is checked at every start.
 //! - **One node per directory:** [`Store::open`] takes an exclusive lock on `LOCK` (released
 //!   when the process ends, however it ends), so two nodes never append to one file.
 //!
@@ -45,8 +49,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod key_file;
+mod mark;
 mod writer;
 pub use key_file::{ADDRESS_FILE, KEY_FILE};
+pub use mark::{Mark, MARK_FILE};
 pub use writer::DiskWriter;
 
 /// The chain file's name inside `DIR/<network>/`.
@@ -184,8 +190,11 @@ pub struct Loaded {
     pub chain: Blockchain,
     /// Byte offset where each block's line starts, by height; the last entry is the end.
     offsets: Vec<u64>,
-    /// Warnings to print (a dropped torn line, a removed unfinished rewrite).
+    /// Warnings to print (a dropped torn line, a removed unfinished rewrite, a mark not used).
     pub warnings: Vec<String>,
+    /// The verified mark the blocks were loaded under: the signatures up to its height were not
+    /// checked again (`None`: every signature was checked).
+    pub trusted: Option<Mark>,
     /// Peers to dial again.
     pub peers: Vec<SocketAddr>,
     /// The node's key from `wallet.key`, and whether the file was just created (filled in by
@@ -197,8 +206,14 @@ pub struct Loaded {
     file_len: u64,
 }
 
-/// Reads and validates `DIR/<network>/` without changing anything on disk.
+/// Reads and validates `DIR/<network>/` without changing anything on disk, every signature
+/// included (no key, so no verified mark is used).
 pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
+    load(dir, network, None)
+}
+
+/// [`read`], skipping the signatures below a verified mark made with `key` (see `mark.rs`).
+fn load(dir: &Path, network: Network, key: Option<&SecretKey>) -> Result<Loaded, StoreError> {
     let net_dir = dir.join(network.name());
     let path = net_dir.join(BLOCKS_FILE);
     let mut warnings = Vec::new();
@@ -208,17 +223,81 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
             net_dir.join(TEMP_FILE).display()
         ));
     }
+    let mark = match key.map(|key| Mark::read(&net_dir, key, network)) {
+        Some(Ok(mark)) => mark,
+        Some(Err(reason)) => {
+            warnings.push(format!(
+                "{}: not used ({reason}); every signature is checked",
+                net_dir.join(MARK_FILE).display()
+            ));
+            None
+        }
+        None => None,
+    };
     let peers = read_peers(&net_dir.join(PEERS_FILE));
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io_error(&path)(e)),
     };
+    let replayed = match replay(&path, &bytes, network, mark) {
+        Err(Stop::MarkMissed) => {
+            let mark = mark.expect("only a mark can be missed");
+            warnings.push(format!(
+                "{}: block {} at height {} is not in {BLOCKS_FILE}; every signature is checked",
+                net_dir.join(MARK_FILE).display(),
+                mark.hash.short(),
+                mark.height
+            ));
+            replay(&path, &bytes, network, None)
+        }
+        other => other,
+    };
+    let (chain, mut offsets, mut more_warnings) = replayed.map_err(|stop| match stop {
+        Stop::Damage(error) => error,
+        Stop::MarkMissed => unreachable!("without a mark nothing is missed"),
+    })?;
+    warnings.append(&mut more_warnings);
+    let valid_len = *offsets.last().expect("starts with 0");
+    if offsets.len() == 1 {
+        // Not even a whole genesis line: treat it as a new directory.
+        offsets.clear();
+    }
+    Ok(Loaded {
+        chain,
+        offsets,
+        warnings,
+        trusted: mark,
+        peers,
+        key: None,
+        valid_len,
+        file_len: bytes.len() as u64,
+    })
+}
 
+/// Why [`replay`] stopped.
+enum Stop {
+    /// The file breaks a rule: the node must not start on it.
+    Damage(StoreError),
+    /// The mark's block is not in the file: what was loaded below it without its signatures
+    /// is not covered by the mark, so the file must be read again, checking everything.
+    MarkMissed,
+}
+
+/// Validates the lines of `bytes` into a chain; up to `mark`'s height without the signatures.
+/// Returns the chain, the start offset of each line (and the end), and warnings.
+fn replay(
+    path: &Path,
+    bytes: &[u8],
+    network: Network,
+    mark: Option<Mark>,
+) -> Result<(Blockchain, Vec<u64>, Vec<String>), Stop> {
+    let mut warnings = Vec::new();
     let mut chain = Blockchain::new(network);
     let mut offsets = vec![0u64];
     let mut start = 0usize;
     let mut line_no = 0usize;
+    let damage = |error| Stop::Damage(error);
     while start < bytes.len() {
         line_no += 1;
         let newline = bytes[start..].iter().position(|&b| b == b'\n');
@@ -246,49 +325,56 @@ pub fn read(dir: &Path, network: Network) -> Result<Loaded, StoreError> {
                          directory away and start a new one)",
                     );
                 }
-                return Err(StoreError::NotABlock {
-                    path,
+                return Err(damage(StoreError::NotABlock {
+                    path: path.to_path_buf(),
                     line: line_no,
                     reason,
-                });
+                }));
             }
         };
         if line_no == 1 {
             if block != *chain.genesis() {
-                return Err(StoreError::WrongGenesis {
-                    path,
+                return Err(damage(StoreError::WrongGenesis {
+                    path: path.to_path_buf(),
                     found: block.hash,
                     network,
-                });
+                }));
             }
         } else {
             // The same rules as the network path; only the clock rule is skipped, since our
-            // own old blocks are old. Appending also rebuilds the UTXO set, block by block.
-            chain
-                .append_checked(block, None)
-                .map_err(|error| StoreError::Invalid {
-                    path: path.clone(),
+            // own old blocks are old, and below the mark the signatures this node checked
+            // before it wrote them. Appending also rebuilds the UTXO set, block by block.
+            let invalid = |error| {
+                damage(StoreError::Invalid {
+                    path: path.to_path_buf(),
                     line: line_no,
                     error,
-                })?;
+                })
+            };
+            let height = block.height;
+            let hash = block.hash;
+            let verified = match mark {
+                Some(mark) if height <= mark.height => {
+                    crate::consensus::verify_own_block(block, chain.params())
+                }
+                _ => crate::consensus::verify_block(block, chain.params(), None),
+            };
+            chain
+                .append_verified(verified.map_err(invalid)?)
+                .map_err(invalid)?;
+            // The hash was recomputed from the header, and the header links to its parent:
+            // if the mark's block is here, everything below it is what this node checked.
+            if mark.is_some_and(|mark| mark.height == height && mark.hash != hash) {
+                return Err(Stop::MarkMissed);
+            }
         }
         start = end + 1;
         offsets.push(start as u64);
     }
-    let valid_len = *offsets.last().expect("starts with 0");
-    if offsets.len() == 1 {
-        // Not even a whole genesis line: treat it as a new directory.
-        offsets.clear();
+    if mark.is_some_and(|mark| mark.height > chain.height()) {
+        return Err(Stop::MarkMissed);
     }
-    Ok(Loaded {
-        chain,
-        offsets,
-        warnings,
-        peers,
-        key: None,
-        valid_len,
-        file_len: bytes.len() as u64,
-    })
+    Ok((chain, offsets, warnings))
 }
 
 /// Takes the directory's exclusive lock, or says who has it. The operating system releases
@@ -336,6 +422,9 @@ pub struct Store {
     _lock: File,
     /// Start offset of each block's line by height, plus the end of the file.
     offsets: Vec<u64>,
+    /// The node's key, which tags the verified mark.
+    key: SecretKey,
+    network: Network,
 }
 
 impl Store {
@@ -346,8 +435,12 @@ impl Store {
         let net_dir = dir.join(network.name());
         fs::create_dir_all(&net_dir).map_err(io_error(&net_dir))?;
         let lock = lock_dir(&net_dir)?;
-        let mut loaded = read(dir, network)?;
-        loaded.key = Some(key_file::open_key(&net_dir)?);
+        // The key is only read here (a damaged directory is left as it was); it is checked
+        // against its address, or created, once the chain has loaded.
+        let kept_key = key_file::peek_key(&net_dir);
+        let mut loaded = load(dir, network, kept_key.as_ref())?;
+        let (key, created) = key_file::open_key(&net_dir)?;
+        loaded.key = Some((key.clone(), created));
         let _ = fs::remove_file(net_dir.join(TEMP_FILE));
         let path = net_dir.join(BLOCKS_FILE);
         let mut store = Store {
@@ -359,6 +452,8 @@ impl Store {
             dir: net_dir,
             _lock: lock,
             offsets: std::mem::take(&mut loaded.offsets),
+            key,
+            network,
         };
         if store.offsets.is_empty() {
             // A new (or empty) file: write genesis through a rewrite, so even this is atomic.
@@ -374,7 +469,22 @@ impl Store {
                 .map_err(io_error(&path))?;
             store.file.sync_data().map_err(io_error(&path))?;
         }
+        // Every block is checked now, so the next start may skip their signatures.
+        let tip = loaded.chain.tip();
+        let mark = Mark {
+            height: tip.height,
+            hash: tip.hash,
+        };
+        if loaded.trusted != Some(mark) {
+            store.write_mark(mark);
+        }
         Ok((store, loaded))
+    }
+
+    /// Marks the blocks up to `mark` as checked by this node. A mark that cannot be written
+    /// costs only a slower start, so it is not an error (a full disk shows at the next append).
+    fn write_mark(&self, mark: Mark) {
+        let _ = mark.write(&self.dir, &self.key, self.network);
     }
 
     /// The path of the chain file.
@@ -387,15 +497,29 @@ impl Store {
         self.dir.join(KEY_FILE)
     }
 
-    /// Writes a change and makes it durable.
+    /// Writes a change and makes it durable, then moves the verified mark to the new tip: the
+    /// chain validated every block before it handed them over.
     pub fn apply(&mut self, change: &Change) -> io::Result<()> {
-        match change {
-            Change::Append(blocks) => self.append_lines(blocks),
+        let blocks = match change {
+            Change::Append(blocks) => {
+                self.append_lines(blocks)?;
+                blocks
+            }
             Change::Reorg {
                 fork_height,
                 blocks,
-            } => self.rewrite(*fork_height + 1, blocks, true),
+            } => {
+                self.rewrite(*fork_height + 1, blocks, true)?;
+                blocks
+            }
+        };
+        if let Some(tip) = blocks.last() {
+            self.write_mark(Mark {
+                height: tip.height,
+                hash: tip.hash,
+            });
         }
+        Ok(())
     }
 
     /// Appends blocks and syncs once.

@@ -431,3 +431,96 @@ fn a_changed_or_missing_key_is_refused() {
     let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
     assert_eq!(loaded.key.unwrap().0.public_key().address(), address);
 }
+
+/// Copies `from`'s chain file and verified mark into `to` (another node's directory).
+fn copy_chain_and_mark(from: &TempDir, to: &TempDir) {
+    let (from, to) = (from.0.join("regtest"), to.0.join("regtest"));
+    for file in [store::BLOCKS_FILE, store::MARK_FILE] {
+        std::fs::copy(from.join(file), to.join(file)).unwrap();
+    }
+}
+
+/// A restart skips only the signatures this node checked before it wrote its blocks: the
+/// verified mark written beside them names the tip, and the next open loads under it.
+#[test]
+fn a_restart_skips_the_signatures_it_checked_before() {
+    let dir = TempDir::new();
+    let chain = peerchain::testing::full_blocks_chain(2);
+    write_store(&dir, &chain);
+    let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.tip(), chain.tip());
+    let mark = loaded.trusted.expect("the mark of the node that wrote the blocks");
+    assert_eq!((mark.height, mark.hash), (chain.height(), chain.tip().hash));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    // The public reader has no key, so it trusts no mark.
+    assert!(store::read(&dir.0, Network::Regtest).unwrap().trusted.is_none());
+}
+
+/// A chain file and mark copied from another node's directory are not trusted: the mark's tag
+/// was made with the other node's key, so every signature is checked.
+#[test]
+fn a_mark_copied_from_another_node_is_not_used() {
+    let (theirs, ours) = (TempDir::new(), TempDir::new());
+    let chain = peerchain::testing::full_blocks_chain(1);
+    write_store(&theirs, &chain);
+    drop(Store::open(&ours.0, Network::Regtest).unwrap()); // our key
+    copy_chain_and_mark(&theirs, &ours);
+    let (_store, loaded) = Store::open(&ours.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.tip(), chain.tip(), "the chain itself is valid");
+    assert!(loaded.trusted.is_none());
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("verified: not used")
+            && w.contains("its tag was not made with this node's key")),
+        "{:?}",
+        loaded.warnings
+    );
+    // Checked in full, it is ours now: the next start uses our own mark.
+    drop(_store);
+    let (_store, loaded) = Store::open(&ours.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.trusted.map(|m| m.hash), Some(chain.tip().hash));
+}
+
+/// A forged signature below the mark is still found: a block rebuilt around it (new merkle
+/// root, new proof of work) has another hash than the one the mark names, so the loader
+/// checks every signature and refuses the block with its line and rule.
+#[test]
+fn a_forged_signature_below_the_mark_is_found() {
+    let dir = TempDir::new();
+    let chain = peerchain::testing::full_blocks_chain(1);
+    write_store(&dir, &chain);
+    let mut forged = chain.tip().clone();
+    let tx = &mut forged.transactions[1];
+    let other = peerchain::crypto::ecdsa::sign(&peerchain::testing::miner_key(), &[7; 32]);
+    tx.inputs[0].signature = other.to_hex();
+    let template = peerchain::block::Block::new(
+        forged.height,
+        forged.timestamp,
+        forged.previous_hash,
+        forged.difficulty,
+        0,
+        forged.data.clone(),
+        forged.transactions.clone(),
+    );
+    let forged = peerchain::testing::mine_here(template);
+    let path = dir.blocks_file(Network::Regtest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    *lines.last_mut().unwrap() = serde_json::to_string(&forged).unwrap();
+    let damaged = lines.join("\n") + "\n";
+    std::fs::write(&path, &damaged).unwrap();
+
+    let err = Store::open(&dir.0, Network::Regtest)
+        .err()
+        .expect("refused");
+    let line = chain.height() as usize + 1;
+    match &err {
+        StoreError::Invalid {
+            line: l,
+            error: ChainError::Transaction { .. },
+            ..
+        } if *l == line => {}
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(err.to_string().contains("signature"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged, "untouched");
+}

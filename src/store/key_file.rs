@@ -66,6 +66,14 @@ pub fn open_key(net_dir: &Path) -> Result<(SecretKey, bool), StoreError> {
     }
 }
 
+/// The key in `net_dir`'s key file, if there is one that holds a key: read, never created or
+/// checked against its address (that is [`open_key`]'s work). The loader needs it before the
+/// chain is loaded, to check the verified mark's tag.
+pub fn peek_key(net_dir: &Path) -> Option<SecretKey> {
+    let text = fs::read_to_string(net_dir.join(KEY_FILE)).ok()?;
+    SecretKey::from_hex(text.strip_suffix('\n').unwrap_or(&text)).ok()
+}
+
 /// Reads the key file at `path`, or creates it with a fresh key. Returns the key and whether
 /// it was just created.
 fn read_or_create(path: &Path) -> Result<(SecretKey, bool), StoreError> {
