@@ -6,6 +6,8 @@
 //!    of 500, with no sockets and no JSON. The ratio says what the network path costs.
 //!    Then the same catch-up into a data directory (`--data-dir`), which syncs the file once
 //!    per batch; the goal is at most twice the in-memory time.
+//!    Then the node binary catches up the same chain in a process of its own: its peak resident
+//!    set size against the size of the chain's JSON.
 //! 2. A line of 10 nodes: the median time for a block handed to the first node to reach the
 //!    last one (9 hops), over 25 blocks.
 //! 3. A deep reorganization: a node on its own 20 000-block fork switches to a heavier
@@ -77,6 +79,73 @@ fn catch_up(
     (started.elapsed().as_secs_f64(), fresh.sync_stats())
 }
 
+/// The node binary (`cargo run`'s) catches up from `source` in a process of its own: its peak
+/// resident set size (`VmHWM`), against the size of the chain's JSON, one block a line as
+/// `blocks.jsonl` keeps it.
+fn peak_rss_of_a_syncing_binary(source: &Node, tip: peerchain::Hash) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let json: usize = source.with_chain(|chain| {
+        chain
+            .blocks()
+            .iter()
+            .map(|block| serde_json::to_vec(block).expect("encode").len() + 1)
+            .sum()
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peerchain"))
+        .args(["0", "--regtest", &source.local_addr().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the node binary");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let addr: SocketAddr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let (_, rest) = line.split_once("listening on ")?;
+            rest.split(';').next()?.parse().ok()
+        })
+        .expect("the node says where it listens");
+    // Keep reading its log, so a full pipe never stalls it.
+    std::thread::spawn(move || lines.for_each(drop));
+    let started = Instant::now();
+    let mut peer = WirePeer::connect(addr);
+    let synced = wait(|| {
+        // Ask 20 times a second, not at the wait loop's pace: the question must not slow
+        // the catch-up it measures.
+        std::thread::sleep(Duration::from_millis(50));
+        peer.send(&Message::LatestBlock);
+        loop {
+            match peer.recv() {
+                Some(Message::Block(block)) => return block.hash == tip,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(synced, "the node binary did not catch up");
+    let peak_kib: Option<usize> = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok());
+    match peak_kib {
+        Some(kib) => println!(
+            "node binary: caught up in {secs:.2} s, peak RSS {:.1} MiB; the chain's JSON {:.1} MiB; ratio {:.2} (goal: at most 1.5)",
+            kib as f64 / 1024.0,
+            mib(json),
+            (kib * 1024) as f64 / json as f64
+        ),
+        None => println!("node binary: caught up in {secs:.2} s; no /proc here, so no peak RSS"),
+    }
+}
+
 fn main() {
     let built = Instant::now();
     let mut chain = Blockchain::new(Network::Regtest);
@@ -146,6 +215,7 @@ fn main() {
         SYNC_BLOCKS as f64 / kept_secs
     );
     println!("data-dir/in-memory time ratio: {:.2}", kept_secs / secs);
+    peak_rss_of_a_syncing_binary(&source, tip);
     drop(source);
 
     let nodes: Vec<Node> = (0..LINE_NODES)

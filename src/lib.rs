@@ -52,8 +52,8 @@
 //! Beside the chain:
 //!
 //! - [`store`]: the data directory: the chain as JSON lines, crash-safe appends and rewrites,
-//!   the node's key file, its lock, and the disk writer thread that applies the node's changes
-//!   in order.
+//!   the node's key file, its lock, the verified mark that lets a restart skip the signatures
+//!   it checked before, and the disk writer thread that applies the node's changes in order.
 //! - [`message`]: the wire protocol, one JSON object per line, and the `Message` enum.
 //! - [`log`]: log lines through a bounded queue to one logger thread.
 //!

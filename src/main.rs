@@ -64,6 +64,14 @@ fn main() {
             }
             let wallet = store.key_path();
             let mut kept = format!("chain kept in {}", store.blocks_path().display());
+            if let Some(mark) = loaded.trusted.filter(|mark| mark.height > 0) {
+                kept.push_str(&format!(
+                    "\nsignatures up to height {} not checked again: this node checked them \
+                     before it wrote them ({})",
+                    mark.height,
+                    peerchain::store::MARK_FILE
+                ));
+            }
             if let Some((_, created)) = &loaded.key {
                 let how = if *created { "created" } else { "kept" };
                 kept.push_str(&format!("\nkey {how} in {}", wallet.display()));

@@ -449,11 +449,16 @@ fn a_restart_skips_the_signatures_it_checked_before() {
     write_store(&dir, &chain);
     let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
     assert_eq!(loaded.chain.tip(), chain.tip());
-    let mark = loaded.trusted.expect("the mark of the node that wrote the blocks");
+    let mark = loaded
+        .trusted
+        .expect("the mark of the node that wrote the blocks");
     assert_eq!((mark.height, mark.hash), (chain.height(), chain.tip().hash));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     // The public reader has no key, so it trusts no mark.
-    assert!(store::read(&dir.0, Network::Regtest).unwrap().trusted.is_none());
+    assert!(store::read(&dir.0, Network::Regtest)
+        .unwrap()
+        .trusted
+        .is_none());
 }
 
 /// A chain file and mark copied from another node's directory are not trusted: the mark's tag
@@ -469,8 +474,11 @@ fn a_mark_copied_from_another_node_is_not_used() {
     assert_eq!(loaded.chain.tip(), chain.tip(), "the chain itself is valid");
     assert!(loaded.trusted.is_none());
     assert!(
-        loaded.warnings.iter().any(|w| w.contains("verified: not used")
-            && w.contains("its tag was not made with this node's key")),
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("verified: not used")
+                && w.contains("its tag was not made with this node's key")),
         "{:?}",
         loaded.warnings
     );
@@ -522,5 +530,9 @@ fn a_forged_signature_below_the_mark_is_found() {
         other => panic!("wrong error: {other}"),
     }
     assert!(err.to_string().contains("signature"), "{err}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged, "untouched");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        damaged,
+        "untouched"
+    );
 }
