@@ -100,31 +100,25 @@ fn peak_rss_of_a_syncing_binary(source: &Node, tip: peerchain::Hash) {
         .spawn()
         .expect("start the node binary");
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let addr: SocketAddr = lines
+    // Its log says when it is listening, and when it is there; reading it also keeps a full
+    // pipe from stalling it.
+    let listening = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| {
-            let (_, rest) = line.split_once("listening on ")?;
-            rest.split(';').next()?.parse().ok()
-        })
-        .expect("the node says where it listens");
-    // Keep reading its log, so a full pipe never stalls it.
-    std::thread::spawn(move || lines.for_each(drop));
+        .any(|line| line.contains("listening on"));
+    assert!(listening, "the node binary did not start");
+    let (there, arrived) = std::sync::mpsc::channel();
+    let done = format!("now at {SYNC_BLOCKS} {}", tip.short());
     let started = Instant::now();
-    let mut peer = WirePeer::connect(addr);
-    let synced = wait(|| {
-        // Ask 20 times a second, not at the wait loop's pace: the question must not slow
-        // the catch-up it measures.
-        std::thread::sleep(Duration::from_millis(50));
-        peer.send(&Message::LatestBlock);
-        loop {
-            match peer.recv() {
-                Some(Message::Block(block)) => return block.hash == tip,
-                Some(_) => {}
-                None => return false,
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains(&done) {
+                let _ = there.send(());
             }
         }
     });
+    let synced = arrived.recv_timeout(Duration::from_secs(60)).is_ok();
+
     let secs = started.elapsed().as_secs_f64();
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();

@@ -414,7 +414,7 @@ pub fn check_block(
 /// A block that passed every rule it can be checked against alone: the header's
 /// ([`check_header_alone`]) and the body's ([`check_body`]: sizes, merkle root, transaction
 /// shapes and every signature). Only [`verify_block`] makes one (and, for the blocks this node
-/// checked before it wrote them, the store's loader, see [`verify_own_block`]), and
+/// checked before it wrote them, the store's loader, see `verify_own_block`), and
 /// [`Blockchain::append_verified`](crate::chain::Blockchain::append_verified) takes only this,
 /// so the costly checks are sure to have run, outside the chain lock, before it is taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
