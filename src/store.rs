@@ -235,8 +235,10 @@ fn load(dir: &Path, network: Network, key: Option<&SecretKey>) -> Result<Loaded,
         None => None,
     };
     let peers = read_peers(&net_dir.join(PEERS_FILE));
+    let mut trusted = mark;
     let replayed = match replay(&path, network, mark) {
         Err(Stop::MarkMissed) => {
+            trusted = None;
             let mark = mark.expect("only a mark can be missed");
             warnings.push(format!(
                 "{}: block {} at height {} is not in {BLOCKS_FILE}; every signature is checked",
@@ -263,7 +265,7 @@ fn load(dir: &Path, network: Network, key: Option<&SecretKey>) -> Result<Loaded,
         chain,
         offsets,
         warnings,
-        trusted: mark,
+        trusted,
         peers,
         key: None,
         valid_len,
@@ -532,6 +534,14 @@ impl Store {
         // against its address, or created, once the chain has loaded.
         let kept_key = key_file::peek_key(&net_dir);
         let mut loaded = load(dir, network, kept_key.as_ref())?;
+        if kept_key.is_none() && net_dir.join(MARK_FILE).exists() {
+            // A mark without the key that made it: copied in from elsewhere, most likely.
+            loaded.warnings.push(format!(
+                "{}: not used (this directory has no {KEY_FILE} yet, so no mark here is this \
+                 node's); every signature is checked",
+                net_dir.join(MARK_FILE).display()
+            ));
+        }
         let (key, created) = key_file::open_key(&net_dir)?;
         loaded.key = Some((key.clone(), created));
         let _ = fs::remove_file(net_dir.join(TEMP_FILE));

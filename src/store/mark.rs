@@ -87,7 +87,9 @@ impl Mark {
         let hash: Hash = hash.parse().map_err(|e| format!("hash: {e}"))?;
         let mark = Mark { height, hash };
         if tag != mark.tag(key, network).to_string() {
-            return Err("its tag was not made with this node's key".to_string());
+            return Err(
+                "its tag is not this node's (made with another key, or edited since)".to_string(),
+            );
         }
         Ok(mark)
     }
@@ -140,7 +142,10 @@ mod tests {
     fn a_mark_made_elsewhere_or_edited_is_refused() {
         let line = mark().line(&key(7), Network::Regtest);
         let not_ours = Mark::parse(&line, &key(8), Network::Regtest).unwrap_err();
-        assert!(not_ours.contains("this node's key"), "{not_ours}");
+        assert!(
+            not_ours.contains("its tag is not this node's"),
+            "{not_ours}"
+        );
         assert!(Mark::parse(&line, &key(7), Network::Main).is_err());
         let higher = line.replacen("42 ", "43 ", 1);
         assert!(Mark::parse(&higher, &key(7), Network::Regtest).is_err());
