@@ -202,9 +202,8 @@ fn main() {
     );
     println!("start, every signature checked (baseline): {before:.2} s");
 
-    // 2. After: under this node's verified mark, in a process of its own as a real start is
-    //    (measured in this one, right after the baseline freed its chain, it took a quarter
-    //    longer).
+    // 2. After: under this node's verified mark, in a process of its own, as a real start is
+    //    (this process still holds the memory the baseline's chain used and freed).
     let child = std::process::Command::new(std::env::current_exe().expect("this bench"))
         .arg(MARKED_START)
         .arg(&dir)
