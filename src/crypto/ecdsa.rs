@@ -15,7 +15,7 @@
 //! Signatures are 64 bytes, r ‖ s, big-endian (Bitcoin wraps them in DER; we do not need to).
 
 use super::keys::{PublicKey, SecretKey};
-use super::point::{mul_add_g, mul_g};
+use super::point::{mul_add_g_glv, mul_g};
 use super::scalar::Scalar;
 use super::u256::U256;
 use super::CryptoError;
@@ -185,7 +185,7 @@ pub fn verify(key: &PublicKey, z: &[u8; 32], signature: &Signature) -> bool {
     let w = s.invert();
     let u1 = digest_scalar(z).mul(&w);
     let u2 = r.mul(&w);
-    mul_add_g(&u1, &u2, key.point()).x_matches(&r)
+    mul_add_g_glv(&u1, &u2, key.point()).x_matches(&r)
 }
 
 #[cfg(test)]

@@ -351,6 +351,139 @@ pub fn mul_add_g(a: &Scalar, b: &Scalar, q: &Affine) -> Point {
     acc
 }
 
+/// λ, a cube root of 1 modulo n, and β, a cube root of 1 modulo p, paired so that
+/// λ·(x, y) = (β·x, y) for every point: multiplying by λ costs one field multiplication. This is
+/// the GLV endomorphism (Gallant, Lambert and Vanstone, 2001), which libsecp256k1 uses.
+const LAMBDA: U256 = U256([
+    0xDF02967C1B23BD72,
+    0x122E22EA20816678,
+    0xA5261C028812645A,
+    0x5363AD4CC05C30E0,
+]);
+const BETA: Fe = Fe::from_limbs([
+    0xC1396C28719501EE,
+    0x9CF0497512F58995,
+    0x6E64479EAC3434E9,
+    0x7AE96A2B657C0710,
+]);
+/// A short basis of the lattice of (x, y) with x + y·λ ≡ 0 (mod n), as libsecp256k1 names it:
+/// (a1, b1) and (a2, b2), where b2 = a1. Only −b1 and b2 are needed.
+const MINUS_B1: U256 = U256([0x6F547FA90ABFE4C3, 0xE4437ED6010E8828, 0, 0]);
+const B2: U256 = U256([0xE86C90E49284EB15, 0x3086D221A7D46BCD, 0, 0]);
+/// round(2^384 · b2 / n) and round(2^384 · (−b1) / n): multiplying by them and keeping the top
+/// 128 bits divides by n without a division.
+const G1: U256 = U256([
+    0xE893209A45DBB031,
+    0x3DAA8A1471E8CA7F,
+    0xE86C90E49284EB15,
+    0x3086D221A7D46BCD,
+]);
+const G2: U256 = U256([
+    0x1571B4AE8AC47F71,
+    0x221208AC9DF506C6,
+    0x6F547FA90ABFE4C4,
+    0xE4437ED6010E8828,
+]);
+
+/// round(k · g / 2^384), for k below n and g one of [`G1`], [`G2`]: below 2^128.
+fn mul_shift_384(k: &U256, g: &U256) -> U256 {
+    let wide = k.mul_wide(g);
+    let rounded = U256([wide[6], wide[7], 0, 0]);
+    let half = wide[5] >> 63; // bit 383: round half up
+    rounded.add_carry(&U256::from_u64(half)).0
+}
+
+/// Splits k into k1 + k2·λ (mod n) with |k1| and |k2| below 2^128: each part as its size and
+/// whether it is negative. Babai's rounding on the lattice basis above, as libsecp256k1's
+/// `scalar_split_lambda`: c1 = round(b2·k/n), c2 = round(−b1·k/n), k2 = c1·(−b1) − c2·b2,
+/// k1 = k − k2·λ.
+pub fn split_lambda(k: &Scalar) -> [(Scalar, bool); 2] {
+    let c1 = Scalar::reduce(mul_shift_384(&k.value(), &G1));
+    let c2 = Scalar::reduce(mul_shift_384(&k.value(), &G2));
+    let k2 = c1
+        .mul(&Scalar::reduce(MINUS_B1))
+        .add(&c2.mul(&Scalar::reduce(B2)).neg());
+    let k1 = k.add(&k2.mul(&Scalar::reduce(LAMBDA)).neg());
+    // A part above n/2 stands for a negative one: its size is n − part.
+    [k1, k2].map(|part| {
+        if part.is_high() {
+            (part.neg(), true)
+        } else {
+            (part, false)
+        }
+    })
+}
+
+impl Point {
+    /// λ·self, by the endomorphism: (β·X, Y, Z), since x = X/Z².
+    fn times_lambda(&self) -> Point {
+        Point {
+            x: self.x.mul(&BETA),
+            y: self.y,
+            z: self.z,
+        }
+    }
+}
+
+/// [`g_table`] times λ: (β·x, y) for each of G's odd multiples, computed on first use.
+fn g_lambda_table() -> &'static [Affine] {
+    static TABLE: OnceLock<Vec<Affine>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        g_table()
+            .iter()
+            .map(|p| Affine {
+                x: p.x.mul(&BETA),
+                y: p.y,
+            })
+            .collect()
+    })
+}
+
+/// `a·G + b·q` as [`mul_add_g`] computes it, with half the doublings: a and b are each split
+/// in two 128-bit halves by the GLV endomorphism ([`split_lambda`]), so one pass of 129
+/// doublings serves four multiplications, a1·G + a2·(λG) + b1·q + b2·(λq), where Shamir's trick
+/// alone needs 256. Signature checks use it.
+pub fn mul_add_g_glv(a: &Scalar, b: &Scalar, q: &Affine) -> Point {
+    let q_table = odd_multiples(&Point::from_affine(q), Q_WINDOW);
+    let q_lambda: Vec<Point> = q_table.iter().map(Point::times_lambda).collect();
+    let [(a1, a1_neg), (a2, a2_neg)] = split_lambda(a);
+    let [(b1, b1_neg), (b2, b2_neg)] = split_lambda(b);
+    let sign = |negative: bool| if negative { -1 } else { 1 };
+    let g_parts = [
+        (wnaf(&a1.value(), G_WINDOW), sign(a1_neg), g_table()),
+        (wnaf(&a2.value(), G_WINDOW), sign(a2_neg), g_lambda_table()),
+    ];
+    let q_parts = [
+        (wnaf(&b1.value(), Q_WINDOW), sign(b1_neg), &q_table),
+        (wnaf(&b2.value(), Q_WINDOW), sign(b2_neg), &q_lambda),
+    ];
+    let top = (0..257)
+        .rev()
+        .find(|&i| g_parts.iter().any(|p| p.0[i] != 0) || q_parts.iter().any(|p| p.0[i] != 0))
+        .unwrap_or(0);
+    let mut acc = Point::INFINITY;
+    for i in (0..=top).rev() {
+        acc = acc.double();
+        for (digits, sign, table) in &g_parts {
+            let d = digits[i] * sign;
+            if d != 0 {
+                let p = table[(d.unsigned_abs() / 2) as usize];
+                let y = if d > 0 { p.y } else { p.y.neg() };
+                acc = acc.add_affine(&Affine { x: p.x, y });
+            }
+        }
+        for (digits, sign, table) in &q_parts {
+            let d = digits[i] * sign;
+            if d > 0 {
+                acc = acc.add(&table[(d / 2) as usize]);
+            } else if d < 0 {
+                acc = acc.add(&table[(-d / 2) as usize].neg());
+            }
+        }
+    }
+    acc
+}
+
 /// Bits per window of G's fixed-base table, and how many windows cover 256 bits.
 const COMB_BITS: usize = 4;
 const COMB_WINDOWS: usize = 256 / COMB_BITS;
@@ -458,6 +591,73 @@ mod tests {
         // n − 1: the largest scalar, whose multiple is −G.
         let n_minus_1 = Scalar::new(U256::from_u64(1)).unwrap().neg();
         assert!(mul_g(&n_minus_1).same_as(&g.neg()));
+    }
+
+    /// Random scalars below n from a fixed xorshift sequence, after the edges of the range.
+    fn scalars(count: usize) -> Vec<Scalar> {
+        let one = Scalar::new(U256::ONE).unwrap();
+        let mut cases = vec![Scalar::ZERO, one, one.neg(), Scalar::reduce(LAMBDA)];
+        cases.push(Scalar::new(crate::crypto::scalar::HALF_N).unwrap());
+        cases.push(
+            Scalar::new(crate::crypto::scalar::HALF_N)
+                .unwrap()
+                .add(&one),
+        );
+        let mut x = 0x0DDB_A11C_AFE5_EED5u64;
+        while cases.len() < count {
+            let mut limbs = [0u64; 4];
+            for limb in limbs.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *limb = x;
+            }
+            cases.extend(Scalar::new(U256(limbs)));
+        }
+        cases
+    }
+
+    /// β and λ are a pair: λ·G by double-and-add is (β·x, y) of G.
+    #[test]
+    fn lambda_times_g_is_beta_times_x() {
+        let g = Point::from_affine(&G);
+        assert!(mul_slow(&LAMBDA, &g).same_as(&g.times_lambda()));
+    }
+
+    /// The split gives back k (k1 + k2·λ ≡ k mod n), with both halves below 2^128, at the
+    /// edges of the range and for random scalars.
+    #[test]
+    fn split_lambda_gives_back_k_in_two_halves() {
+        let lambda = Scalar::reduce(LAMBDA);
+        for k in scalars(2_000) {
+            let [(k1, k1_neg), (k2, k2_neg)] = split_lambda(&k);
+            let signed = |part: Scalar, negative: bool| if negative { part.neg() } else { part };
+            let back = signed(k1, k1_neg).add(&signed(k2, k2_neg).mul(&lambda));
+            assert_eq!(back, k, "{k:?}");
+            for part in [k1, k2] {
+                let limbs = part.value().0;
+                assert_eq!((limbs[2], limbs[3]), (0, 0), "{k:?}: a half above 2^128");
+            }
+        }
+    }
+
+    /// The GLV path gives what Shamir's trick gives, for a·G + b·Q with random a, b and Q,
+    /// and with either scalar zero.
+    #[test]
+    fn glv_agrees_with_shamir() {
+        let all = scalars(60);
+        let (a_list, rest) = all.split_at(20);
+        let (b_list, q_list) = rest.split_at(20);
+        for ((a, b), q) in a_list.iter().zip(b_list).zip(q_list) {
+            let Some(q) = mul_g(q).to_affine() else {
+                continue;
+            };
+            let plain = mul_add_g(a, b, &q);
+            assert!(mul_add_g_glv(a, b, &q).same_as(&plain), "{a:?} {b:?}");
+            assert!(mul_add_g_glv(a, &Scalar::ZERO, &q).same_as(&mul_g(a)));
+            let b_q = mul_add_g(&Scalar::ZERO, b, &q);
+            assert!(mul_add_g_glv(&Scalar::ZERO, b, &q).same_as(&b_q));
+        }
     }
 
     /// wNAF digits are 0 or odd and below 2^(w−1) in size, each non-zero digit is followed by
