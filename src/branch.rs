@@ -19,7 +19,8 @@
 use crate::block::{Block, Header};
 use crate::chain::more_work;
 use crate::consensus::{
-    check_body, check_header_alone, check_header_in_context, context_len, ChainError, ChainView,
+    check_bodies, check_body, check_header_alone, check_header_in_context, context_len, ChainError,
+    ChainView,
 };
 use crate::hash::Hash;
 use crate::params::Params;
@@ -246,6 +247,34 @@ impl Branch {
     /// must match it, and only its body is checked (the header was); beyond the known headers,
     /// the block's header is checked too.
     pub fn add_bodies(&mut self, blocks: Vec<Block>, now: u64) -> Result<(), BranchError> {
+        // The usual batch: bodies for headers we have, each on the one before. The cheap checks
+        // (the link, the header) run first for the whole run, then the bodies are checked
+        // together on every core (`check_bodies`); whatever follows the run, or fails, goes
+        // through the loop below one block at a time, as before.
+        let known = self.headers.len().saturating_sub(self.bodies.len());
+        let mut run = 0;
+        let mut tip = self.bodies_tip();
+        for block in blocks.iter().take(known) {
+            let expected = &self.headers[self.bodies.len() + run];
+            if block.previous_hash != tip || *expected != block.header() {
+                break;
+            }
+            tip = block.hash;
+            run += 1;
+        }
+        let mut blocks = blocks.into_iter();
+        if run > 0 {
+            let checked: Vec<Block> = blocks.by_ref().take(run).collect();
+            let failure = check_bodies(&checked, self.params).err();
+            let good = failure.as_ref().map_or(run, |(i, _)| *i);
+            for block in checked.into_iter().take(good) {
+                self.body_work = self.body_work.saturating_add(work(block.difficulty));
+                self.bodies.push(block);
+            }
+            if let Some((_, e)) = failure {
+                return Err(e.into());
+            }
+        }
         for block in blocks {
             if block.previous_hash != self.bodies_tip() {
                 return Err(BranchError::DoesNotConnect {
@@ -408,6 +437,29 @@ mod tests {
         // From the tip of the shared chain the first header proves the branch.
         let mut ahead = shared.branch_at(2);
         assert_eq!(ahead.add_headers(&headers, now_ms(), cap), Ok(5));
+    }
+
+    /// A batch of bodies for known headers, checked together on every core, keeps the bodies
+    /// before its first bad one and refuses that one with its rule (a later bad one is not
+    /// what is reported).
+    #[test]
+    fn a_batch_keeps_the_bodies_before_its_first_bad_one() {
+        let (_, ours, theirs) = chains();
+        let headers = above(&theirs, 2);
+        let mut blocks = theirs.blocks()[3..].to_vec();
+        blocks[2].data.push("not in the merkle root".into());
+        blocks[3].data.push("nor this".into());
+        let mut branch = ours.branch_at(2);
+        branch.add_headers(&headers, now_ms(), CAP).unwrap();
+        assert!(matches!(
+            branch.add_bodies(blocks.clone(), now_ms()),
+            Err(BranchError::Invalid(ChainError::BadMerkleRoot {
+                height: 5,
+                ..
+            }))
+        ));
+        assert_eq!(branch.bodies(), &blocks[..2]);
+        assert_eq!(branch.body_work(), 4);
     }
 
     /// Bodies must match the headers sent for their heights and continue the branch, and pass
