@@ -169,8 +169,10 @@ pub struct Transaction {
     /// SHA-256 of the transaction bytes. Carried for convenience; receivers recompute it.
     pub txid: Hash,
     /// What it spends.
+    #[serde(deserialize_with = "crate::block::fitted")]
     pub inputs: Vec<Input>,
     /// What it creates.
+    #[serde(deserialize_with = "crate::block::fitted")]
     pub outputs: Vec<Output>,
 }
 
