@@ -521,7 +521,16 @@ pub struct Store {
     /// The node's key, which tags the verified mark.
     key: SecretKey,
     network: Network,
+    /// The tip written since the last mark, if the mark is behind it, and when the mark was
+    /// last written: see [`write_mark`](Self::write_mark).
+    unmarked: Option<Mark>,
+    marked_at: std::time::Instant,
 }
+
+/// How often the verified mark may be rewritten while blocks keep coming: a catch-up appends
+/// a batch every few milliseconds, and a mark at most this old costs a start only the full
+/// check of the blocks written since.
+const MARK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Store {
     /// Opens (creating if needed) `DIR/<network>/`, validates the chain in it, drops a torn
@@ -558,6 +567,8 @@ impl Store {
             offsets: std::mem::take(&mut loaded.offsets),
             key,
             network,
+            unmarked: None,
+            marked_at: std::time::Instant::now(),
         };
         if store.offsets.is_empty() {
             // A new (or empty) file: write genesis through a rewrite, so even this is atomic.
@@ -587,8 +598,21 @@ impl Store {
 
     /// Marks the blocks up to `mark` as checked by this node. A mark that cannot be written
     /// costs only a slower start, so it is not an error (a full disk shows at the next append).
-    fn write_mark(&self, mark: Mark) {
+    fn write_mark(&mut self, mark: Mark) {
         let _ = mark.write(&self.dir, &self.key, self.network);
+        self.unmarked = None;
+        self.marked_at = std::time::Instant::now();
+    }
+
+    /// Moves the mark to `tip`, at most once every [`MARK_EVERY`]; the store writes the last
+    /// one when it is dropped (a node that stops cleanly), and after a crash the mark is at
+    /// most that old.
+    fn mark_tip(&mut self, tip: Mark) {
+        if self.marked_at.elapsed() >= MARK_EVERY {
+            self.write_mark(tip);
+        } else {
+            self.unmarked = Some(tip);
+        }
     }
 
     /// The path of the chain file.
@@ -618,7 +642,7 @@ impl Store {
             }
         };
         if let Some(tip) = blocks.last() {
-            self.write_mark(Mark {
+            self.mark_tip(Mark {
                 height: tip.height,
                 hash: tip.hash,
             });
@@ -708,5 +732,14 @@ impl Store {
         file.sync_all()?;
         fs::rename(&temp, self.dir.join(PEERS_FILE))?;
         Ok(())
+    }
+}
+
+impl Drop for Store {
+    /// Writes the mark a rate-limited [`mark_tip`](Store::mark_tip) left behind.
+    fn drop(&mut self) {
+        if let Some(tip) = self.unmarked {
+            self.write_mark(tip);
+        }
     }
 }

@@ -589,3 +589,29 @@ fn a_mark_in_a_directory_without_a_key_is_not_used() {
         loaded.warnings
     );
 }
+
+/// A mark behind the tip (as a crash leaves it: the store moves the mark at most once a
+/// second, and when it stops) still counts up to its height; the blocks above it are checked
+/// in full.
+#[test]
+fn a_mark_behind_the_tip_counts_up_to_its_height() {
+    let dir = TempDir::new();
+    let chain = peerchain::testing::full_blocks_chain(2);
+    write_store(&dir, &chain);
+    let net = dir.0.join("regtest");
+    let key_hex = std::fs::read_to_string(net.join(store::KEY_FILE)).unwrap();
+    let key = peerchain::crypto::keys::SecretKey::from_hex(key_hex.trim_end()).unwrap();
+    let behind = store::Mark {
+        height: chain.height() - 2,
+        hash: chain.block(chain.height() - 2).unwrap().hash,
+    };
+    std::fs::write(
+        net.join(store::MARK_FILE),
+        behind.line(&key, Network::Regtest),
+    )
+    .unwrap();
+    let (_store, loaded) = Store::open(&dir.0, Network::Regtest).unwrap();
+    assert_eq!(loaded.chain.tip(), chain.tip());
+    assert_eq!(loaded.trusted, Some(behind));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}

@@ -4,8 +4,8 @@
 //! Every block in `blocks.jsonl` was fully validated before the node wrote it, so checking its
 //! signatures again at every start proves nothing new, and on a long chain full of
 //! transactions it is nearly all of the start's time. But the node must not take the file's
-//! word for it: anything can write a text file. So after every write the node also writes one
-//! line,
+//! word for it: anything can write a text file. So after its writes the node also writes one
+//! line (at most once a second while blocks keep coming, and when it stops),
 //!
 //! ```text
 //! <height> <block hash> <tag>
@@ -28,8 +28,9 @@
 //! `-checklevel`).
 //!
 //! The mark is written after the blocks it covers are synced, through a temporary file and a
-//! rename, but not synced itself: after a crash it may be old, torn or missing, and each of
-//! those only costs a slower start.
+//! rename, but not synced itself: after a crash it may be old (by up to a second of blocks),
+//! torn or missing. An old mark costs the full check of the blocks above it; a torn or
+//! missing one, of every block: only a slower start either way.
 //!
 //! See `tutorial/12-persistence.md`.
 
