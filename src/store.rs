@@ -736,7 +736,7 @@ impl Store {
 }
 
 impl Drop for Store {
-    /// Writes the mark a rate-limited [`mark_tip`](Store::mark_tip) left behind.
+    /// Writes the mark the rate limit of `mark_tip` left behind.
     fn drop(&mut self) {
         if let Some(tip) = self.unmarked {
             self.write_mark(tip);
