@@ -169,13 +169,11 @@ pub(crate) fn inverse_mod(a: &U256, m: &U256) -> U256 {
     // Invariants: x1·a ≡ u and x2·a ≡ v (mod m).
     let (mut u, mut v) = (*a, *m);
     let (mut x1, mut x2) = (U256::ONE, U256::ZERO);
-    // Halves x modulo m: x/2 if x is even, else (x + m)/2, with the carry of x + m kept.
+    // Halves x modulo m: x/2 if x is even, else (x + m)/2, with the carry of x + m kept. The
+    // choice is a mask, not a branch: x's lowest bit is a coin toss the processor would
+    // mispredict half the time (see `Fe::add`).
     let halve = |x: &mut U256| {
-        let (sum, carry) = if x.bit(0) {
-            x.add_carry(m)
-        } else {
-            (*x, false)
-        };
+        let (sum, carry) = x.add_carry(&masked(m, x.bit(0)));
         *x = shr1(&sum, carry);
     };
     while u != U256::ONE && v != U256::ONE {
@@ -213,14 +211,16 @@ fn shr1(x: &U256, top: bool) -> U256 {
     ])
 }
 
-/// `a − b mod m` for `a, b < m`.
+/// `a − b mod m` for `a, b < m`: m is added back, masked to zero when nothing borrowed.
 fn sub_mod(a: &U256, b: &U256, m: &U256) -> U256 {
     let (diff, borrow) = a.sub_borrow(b);
-    if borrow {
-        diff.add_carry(m).0
-    } else {
-        diff
-    }
+    diff.add_carry(&masked(m, borrow)).0
+}
+
+/// `x` if `keep`, else 0, without a branch.
+pub(crate) fn masked(x: &U256, keep: bool) -> U256 {
+    let mask = 0u64.wrapping_sub(keep as u64);
+    U256([x.0[0] & mask, x.0[1] & mask, x.0[2] & mask, x.0[3] & mask])
 }
 
 #[cfg(test)]
