@@ -6,8 +6,15 @@
 //!    of 500, with no sockets and no JSON. The ratio says what the network path costs.
 //!    Then the same catch-up into a data directory (`--data-dir`), which syncs the file once
 //!    per batch; the goal is at most twice the in-memory time.
-//!    Then the node binary catches up the same chain in a process of its own: its peak resident
-//!    set size against the size of the chain's JSON.
+//!    Then the node binary catches up the same chain in a process of its own: its time, and
+//!    its peak resident set size against the size of the chain's JSON.
+//!    The anchor from outside: naivechain (github.com/lhartikk/naivechain, a blockchain in
+//!    about 200 lines of JavaScript that checks each block's index, link and hash, and nothing
+//!    else; its new node takes the whole chain in one message), measured in the same run
+//!    where `NAIVECHAIN` names a checkout of it with `npm install` done and `node` is on the
+//!    path: one naivechain node is given 100 000 blocks through its HTTP API, a fresh one is
+//!    started with it as its peer, and its catch-up is timed from its log as the binary's is
+//!    (from "listening" to "caught up"). Without it, a line says it was skipped.
 //! 2. A line of 10 nodes: the median time for a block handed to the first node to reach the
 //!    last one (9 hops), over 25 blocks.
 //! 3. A deep reorganization: a node on its own 20 000-block fork switches to a heavier
@@ -82,7 +89,7 @@ fn catch_up(
 /// The node binary (`cargo run`'s) catches up from `source` in a process of its own: its peak
 /// resident set size (`VmHWM`), against the size of the chain's JSON, one block a line as
 /// `blocks.jsonl` keeps it.
-fn peak_rss_of_a_syncing_binary(source: &Node, tip: peerchain::Hash) {
+fn peak_rss_of_a_syncing_binary(source: &Node, tip: peerchain::Hash) -> f64 {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let json: usize = source.with_chain(|chain| {
@@ -131,13 +138,153 @@ fn peak_rss_of_a_syncing_binary(source: &Node, tip: peerchain::Hash) {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok());
     match peak_kib {
         Some(kib) => println!(
-            "node binary: caught up in {secs:.2} s, peak RSS {:.1} MiB; the chain's JSON {:.1} MiB; ratio {:.2} (goal: at most 1.5)",
+            "node binary: caught up in {secs:.3} s, peak RSS {:.1} MiB; the chain's JSON {:.1} MiB; ratio {:.2} (goal: at most 1.5)",
             kib as f64 / 1024.0,
             mib(json),
             (kib * 1024) as f64 / json as f64
         ),
-        None => println!("node binary: caught up in {secs:.2} s; no /proc here, so no peak RSS"),
+        None => println!("node binary: caught up in {secs:.3} s; no /proc here, so no peak RSS"),
     }
+    secs
+}
+
+/// A free port on 127.0.0.1, for a program that takes its port as a number: bound, read, and
+/// released (another program could take it meanwhile; fine for a bench, not for a test).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("bound").port()
+}
+
+/// Starts `node main.js` in `dir` with `env`; its stdout lines go to the returned channel (read
+/// on a thread of their own, so a full pipe never stalls it), with the time each arrived.
+fn start_naivechain(
+    dir: &str,
+    env: &[(&str, String)],
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<(Instant, Vec<u8>)>,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("node")
+        .arg("main.js")
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start naivechain");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let (lines, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        while out.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            if lines
+                .send((Instant::now(), std::mem::take(&mut line)))
+                .is_err()
+            {
+                // Nobody listens any more: keep draining, so the child never blocks on us.
+                let _ = std::io::copy(&mut out, &mut std::io::sink());
+                return;
+            }
+        }
+    });
+    (child, receive)
+}
+
+/// Waits for a line containing `text`; the time it arrived.
+fn naivechain_says(lines: &std::sync::mpsc::Receiver<(Instant, Vec<u8>)>, text: &str) -> Instant {
+    let end = Instant::now() + Duration::from_secs(300);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let (at, line) = lines
+            .recv_timeout(left)
+            .expect("naivechain said nothing in time");
+        if line.windows(text.len()).any(|w| w == text.as_bytes()) {
+            return at;
+        }
+    }
+}
+
+/// Mines `count` blocks on the naivechain node at `port` with `POST /mineBlock`, 64 requests
+/// written at a time on one keep-alive connection, then their 64 answers read.
+fn mine_naivechain(port: u16, count: usize) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("naivechain http");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut mined = 0;
+    while mined < count {
+        let round = (count - mined).min(64);
+        let mut requests = Vec::new();
+        for i in mined..mined + round {
+            let body = format!(r#"{{"data":"block {i}"}}"#);
+            write!(
+                requests,
+                "POST /mineBlock HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .expect("to memory");
+        }
+        writer.write_all(&requests).expect("send to naivechain");
+        for _ in 0..round {
+            let mut length = 0usize;
+            let mut status = String::new();
+            reader.read_line(&mut status).expect("status line");
+            assert!(status.contains(" 200 "), "naivechain answered {status:?}");
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).expect("header");
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().expect("a length");
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("body");
+        }
+        mined += round;
+    }
+}
+
+/// naivechain's catch-up of `SYNC_BLOCKS` blocks, timed as the binary's is: seconds, or `None`
+/// (with the reason printed) when it is not installed.
+fn naivechain_catch_up() -> Option<f64> {
+    let Some(dir) = std::env::var_os("NAIVECHAIN") else {
+        println!("naivechain (anchor): skipped (set NAIVECHAIN to a checkout of github.com/lhartikk/naivechain after `npm install`, with node on the path)");
+        return None;
+    };
+    let dir = dir.to_string_lossy().into_owned();
+    let (http, p2p) = (free_port(), free_port());
+    let (mut source, source_lines) = start_naivechain(
+        &dir,
+        &[
+            ("HTTP_PORT", http.to_string()),
+            ("P2P_PORT", p2p.to_string()),
+        ],
+    );
+    naivechain_says(&source_lines, "Listening http");
+    drop(source_lines); // its 100 000 "block added" lines are drained, not kept
+    mine_naivechain(http, SYNC_BLOCKS);
+    let (mut fresh, lines) = start_naivechain(
+        &dir,
+        &[
+            ("HTTP_PORT", free_port().to_string()),
+            ("P2P_PORT", free_port().to_string()),
+            ("PEERS", format!("ws://127.0.0.1:{p2p}")),
+        ],
+    );
+    // It dials its peer as it starts, and says "listening" right after: the same start as the
+    // binary's clock. It is there when it has checked and taken the whole chain.
+    let started = naivechain_says(&lines, "listening websocket");
+    let done = naivechain_says(&lines, "Received blockchain is valid");
+    for child in [&mut fresh, &mut source] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Some(done.duration_since(started).as_secs_f64())
 }
 
 fn main() {
@@ -209,8 +356,18 @@ fn main() {
         SYNC_BLOCKS as f64 / kept_secs
     );
     println!("data-dir/in-memory time ratio: {:.2}", kept_secs / secs);
-    peak_rss_of_a_syncing_binary(&source, tip);
+    let binary_secs = peak_rss_of_a_syncing_binary(&source, tip);
     drop(source);
+    if let Some(naive_secs) = naivechain_catch_up() {
+        let (ours, theirs) = (
+            SYNC_BLOCKS as f64 / binary_secs,
+            SYNC_BLOCKS as f64 / naive_secs,
+        );
+        println!(
+            "naivechain (anchor): caught up {SYNC_BLOCKS} blocks in {naive_secs:.3} s = {theirs:.0} blocks/s; the node binary {ours:.0} blocks/s; ratio {:.1}",
+            ours / theirs
+        );
+    }
 
     let nodes: Vec<Node> = (0..LINE_NODES)
         .map(|_| start(Blockchain::new(Network::Regtest)))

@@ -174,6 +174,30 @@ pub fn open(
     Ok((MessageReader::new(stream), Arc::new(writer)))
 }
 
+/// Where the first `\n` in `bytes` is. Eight bytes at a time: a 600 KB batch of blocks is
+/// scanned for its end as it arrives, and the byte-by-byte `iter().position` took 9 % of a
+/// catch-up's time in the profile. A word with no newline, XORed with eight newlines, has no
+/// zero byte, and `(x − 0x01…01) & !x & 0x80…80` is non-zero exactly when some byte of x is
+/// zero (a classic bit trick; `memchr` does the same, wider). The last few bytes, and the word
+/// that has one, are searched one by one.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut start = 0;
+    for word in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| start + i)
+}
+
 /// The reading half of a peer's socket.
 pub struct MessageReader {
     reader: BufReader<TcpStream>,
@@ -215,7 +239,7 @@ impl MessageReader {
                     bytes => Err(NetError::ClosedMidMessage { bytes }),
                 };
             }
-            let newline = chunk.iter().position(|&b| b == b'\n');
+            let newline = find_newline(chunk);
             let take = newline.unwrap_or(chunk.len());
             if self.line.len() + take > MAX_LINE_BYTES {
                 return Err(NetError::LineTooLong {
@@ -462,4 +486,30 @@ fn write_within(stream: &mut TcpStream, buf: &[u8], deadline: Instant) -> io::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `find_newline` agrees with the byte-by-byte search for every length up to three words
+    /// and every position, among bytes one bit away from a newline (0x0b, 0x8a) and with a
+    /// second newline after the first (the first counts).
+    #[test]
+    fn find_newline_finds_the_first() {
+        for len in 0..24 {
+            for at in 0..=len {
+                let mut bytes: Vec<u8> =
+                    (0..len).map(|i| [b'a', 0x0b, 0x8a, 0x09][i % 4]).collect();
+                if at < len {
+                    bytes[at] = b'\n';
+                    if at + 3 < len {
+                        bytes[at + 3] = b'\n';
+                    }
+                }
+                let expected = bytes.iter().position(|&b| b == b'\n');
+                assert_eq!(find_newline(&bytes), expected, "{bytes:?}");
+            }
+        }
+    }
 }
