@@ -542,7 +542,7 @@ pub fn check_transactions(block: &Block, params: &Params) -> Result<(), ChainErr
 }
 
 /// Rule 7's signatures: every input after the coinbase signs its txid. This is most of the
-/// cost of checking a block (about 60 µs a signature), so it runs on every core: the inputs
+/// cost of checking a block (about 30 µs a signature), so it runs on every core: the inputs
 /// are split into one run per thread, with scoped threads as the miner uses. A failure stops
 /// the work after it early, and the reason is the first failing input in block order, so it
 /// does not depend on which thread got there first. Bitcoin Core keeps a pool of script-check

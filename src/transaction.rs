@@ -567,7 +567,7 @@ impl Transaction {
     }
 
     /// Verifies input `i`'s signature of the txid under its public key. This is the
-    /// expensive check (about 60 µs), so callers run it outside the chain lock and, for a
+    /// expensive check (about 30 µs), so callers run it outside the chain lock and, for a
     /// block, on every core (see [`crate::consensus::check_signatures`]).
     pub fn check_signature(&self, i: usize) -> Result<(), TxError> {
         let input = &self.inputs[i];
