@@ -265,6 +265,71 @@ fn step08_framing() {
     flood.join().unwrap();
 }
 
+/// Step 08, the edges: a line that is not a message is `Malformed` with its reason; a peer
+/// trickling a byte at a time, which never trips the socket's timeout, hits the deadline; a
+/// stream that ends inside a line is `ClosedMidMessage` with the bytes it had, and one that ends
+/// between lines is `Ok(None)`.
+#[test]
+fn step08_framing_edges() {
+    use peerchain::message::Message;
+    use peerchain::node::connection::{open, NetError};
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let pair = || {
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let (reader, _writer) = open(server, Duration::from_secs(5)).unwrap();
+        (client, reader)
+    };
+
+    let (mut client, mut reader) = pair();
+    reader.set_wait(DEADLINE).unwrap();
+    client
+        .write_all(b"{\"type\":\"nope\"}\n{\"type\":\"get_peers\"}\n")
+        .unwrap();
+    match reader.read_message() {
+        Err(NetError::Malformed(reason)) => assert!(reason.contains("nope"), "{reason}"),
+        other => panic!("want Malformed, got {other:?}"),
+    }
+    assert_eq!(reader.read_message().unwrap(), Some(Message::GetPeers));
+    drop(client);
+    assert!(matches!(reader.read_message(), Ok(None)), "a clean end");
+
+    // One byte every 20 ms, for up to 5 s: the socket's 400 ms timeout never fires.
+    let (mut client, mut reader) = pair();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = std::sync::Arc::clone(&stop);
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..250 {
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) || client.write_all(b" ").is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let started = Instant::now();
+    reader.set_wait(Duration::from_millis(400)).unwrap();
+    assert!(matches!(reader.read_message(), Err(NetError::Timeout)));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the deadline ends the wait, not the trickle: {:?}",
+        started.elapsed()
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickle.join().unwrap();
+
+    let (mut client, mut reader) = pair();
+    reader.set_wait(DEADLINE).unwrap();
+    client.write_all(b"{\"type\":\"pi").unwrap();
+    drop(client);
+    assert!(matches!(
+        reader.read_message(),
+        Err(NetError::ClosedMidMessage { bytes: 11 })
+    ));
+}
+
 /// Step 09: the dispatch: a peer's ping is answered, and a fresh node catches up.
 #[test]
 fn step09_handshake_and_dispatch() {

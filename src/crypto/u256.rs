@@ -63,6 +63,7 @@ impl U256 {
     }
 
     /// `self + other` and the carry out of the top.
+    #[inline]
     pub fn add_carry(&self, other: &U256) -> (U256, bool) {
         let mut out = [0u64; 4];
         let mut carry = false;
@@ -76,6 +77,7 @@ impl U256 {
     }
 
     /// `self − other` and the borrow out of the top (true when `other > self`).
+    #[inline]
     pub fn sub_borrow(&self, other: &U256) -> (U256, bool) {
         let mut out = [0u64; 4];
         let mut borrow = false;
@@ -89,6 +91,7 @@ impl U256 {
     }
 
     /// The full 512-bit product, eight limbs, least significant first (schoolbook).
+    #[inline]
     pub fn mul_wide(&self, other: &U256) -> [u64; 8] {
         let mut out = [0u64; 8];
         for i in 0..4 {
@@ -218,6 +221,7 @@ fn sub_mod(a: &U256, b: &U256, m: &U256) -> U256 {
 }
 
 /// `x` if `keep`, else 0, without a branch.
+#[inline]
 pub(crate) fn masked(x: &U256, keep: bool) -> U256 {
     let mask = 0u64.wrapping_sub(keep as u64);
     U256([x.0[0] & mask, x.0[1] & mask, x.0[2] & mask, x.0[3] & mask])

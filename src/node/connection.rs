@@ -5,7 +5,7 @@
 //! - a [`MessageReader`], owned by the connection's session thread. Framing lives here and
 //!   nowhere else: [`MessageReader::read_message`] returns `Ok(Some(msg))` for each complete
 //!   line, `Ok(None)` when the peer closed cleanly between messages, and an error otherwise. A
-//!   line that reaches [`MAX_LINE_BYTES`] without a newline is refused at that point: we never
+//!   line that passes [`MAX_LINE_BYTES`] without a newline is refused at that point: we never
 //!   buffer more than the limit, however much the peer sends.
 //! - a [`MessageWriter`], shared by every thread that sends to this peer. Sending only puts the
 //!   line in the peer's own queue, bounded by [`MAX_QUEUED_BYTES`], and returns at once; the
@@ -176,10 +176,12 @@ pub fn open(
 
 /// Where the first `\n` in `bytes` is. Eight bytes at a time: a 600 KB batch of blocks is
 /// scanned for its end as it arrives, and the byte-by-byte `iter().position` took 9 % of a
-/// catch-up's time in the profile. A word with no newline, XORed with eight newlines, has no
-/// zero byte, and `(x − 0x01…01) & !x & 0x80…80` is non-zero exactly when some byte of x is
-/// zero (a classic bit trick; `memchr` does the same, wider). The last few bytes, and the word
-/// that has one, are searched one by one.
+/// catch-up's time in the profile. XORed with eight newlines, a word's newline bytes become
+/// zero bytes. Then `(x − 0x01…01) & !x & 0x80…80` is non-zero exactly when some byte of x is
+/// zero: subtracting 1 from a zero byte borrows and sets its top bit; `& !x` drops the bytes
+/// whose top bit was set already; and a borrow can only start at a zero byte, so nothing is
+/// flagged in a word without one (a classic bit trick; `memchr` does the same, wider). The
+/// word that has a newline, and the last few bytes, are then searched one byte at a time.
 fn find_newline(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
